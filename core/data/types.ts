@@ -1,0 +1,40 @@
+/** Shared shapes of site data, used by the importers, the site store and the training engine. */
+
+export type AnswerType = 'closed' | 'open';
+export type Split = 'train' | 'val';
+
+/** An 8-bit grayscale image, row-major, `pixels.length === width * height`. */
+export interface GrayImage {
+  width: number;
+  height: number;
+  pixels: Uint8Array;
+}
+
+/** One question about one image. `imageKey` names the image within its dataset (file name or hash). */
+export interface VqaRecord {
+  id: string;
+  imageKey: string;
+  question: string;
+  answer: string;
+  answerType: AnswerType;
+  organ?: string;
+  modality?: string;
+  split: Split;
+}
+
+export interface VqaDataset {
+  name: string;
+  records: VqaRecord[];
+  images: Map<string, GrayImage>;
+}
+
+/**
+ * Side of the square grayscale image the stores keep for every imported image (letterboxed, aspect
+ * kept). Models resize from this; it is large enough for any TinyMed-VQA configuration.
+ */
+export const STORED_IMAGE_SIZE = 128;
+
+/** Answers compare case-insensitively after trimming and collapsing inner whitespace. */
+export function normalizeAnswer(answer: string): string {
+  return answer.trim().replace(/\s+/g, ' ').toLowerCase();
+}
