@@ -1,0 +1,6 @@
+import { serveInWorker } from '../../core/util/worker-rpc.node.js';
+import { SiteStore } from './site-store.js';
+
+// The site store's thread: every SQL statement of a running agent executes here, off the event loop
+// that serves the UI and the federation connection (DESIGN §8).
+serveInWorker((data) => new SiteStore((data as { path: string }).path));
