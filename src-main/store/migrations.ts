@@ -1,3 +1,4 @@
+import { createSettingsTable } from '../../core/store/settings.node.js';
 import type { Migration } from '../../core/store/sqlite.node.js';
 
 /**
@@ -8,14 +9,6 @@ export const siteMigrations: readonly Migration[] = [
   {
     version: 1,
     description: 'settings',
-    up(db) {
-      db.exec(`
-        CREATE TABLE settings (
-          key TEXT PRIMARY KEY,
-          value TEXT NOT NULL,
-          updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-        ) STRICT;
-      `);
-    },
+    up: createSettingsTable,
   },
 ];

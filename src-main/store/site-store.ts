@@ -1,4 +1,5 @@
 import { chmodSync, existsSync } from 'node:fs';
+import { readSetting, writeSetting } from '../../core/store/settings.node.js';
 import { openDatabase, type SqliteDatabase } from '../../core/store/sqlite.node.js';
 import { siteMigrations } from './migrations.js';
 
@@ -17,18 +18,11 @@ export class SiteStore {
   }
 
   getSetting<T>(key: string): T | undefined {
-    const row = this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as
-      { value: string } | undefined;
-    return row ? (JSON.parse(row.value) as T) : undefined;
+    return readSetting<T>(this.db, key);
   }
 
   setSetting(key: string, value: unknown): void {
-    this.db
-      .prepare(
-        `INSERT INTO settings (key, value) VALUES (?, ?)
-         ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`,
-      )
-      .run(key, JSON.stringify(value));
+    writeSetting(this.db, key, value);
   }
 
   close(): void {
