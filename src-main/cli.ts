@@ -1,7 +1,16 @@
 import { dispatch, type CommandEntry } from '../core/cli/dispatch.js';
 
 /** Site-side commands. Each entry's module lives next to the code it drives. */
-const commands: Record<string, CommandEntry> = {};
+const commands: Record<string, CommandEntry> = {
+  'site enroll': {
+    summary: 'enroll this site with a coordinator (one-time link)',
+    load: () => import('./commands/site-enroll.js'),
+  },
+  'site serve': {
+    summary: 'run the site agent and its UI on 127.0.0.1',
+    load: () => import('./commands/site-serve.js'),
+  },
+};
 
 export function run(command: string, args: string[]): Promise<number> {
   return dispatch(commands, command, args);

@@ -1,0 +1,49 @@
+import { parseCommandArgs, parsePort, requireOption } from '../../core/cli/args.node.js';
+import { displayCertificateFingerprint } from '../../core/protocol/enrollment.js';
+import { startCoordinator } from '../coordinator.js';
+import { loadCoordinatorConfig } from '../data-dir.js';
+
+export async function run(args: string[]): Promise<number> {
+  const { values } = parseCommandArgs('server start', args, {
+    'data-dir': { type: 'string' },
+    port: { type: 'string' },
+    host: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  if (values.help) {
+    console.log(`usage: cohort server start --data-dir DIR [--port PORT] [--host ADDRESS] [--json]
+
+Serves the coordinator API (HTTPS + WebSocket under /v1) and the web console (/console/). The port
+defaults to the one in the public URL given at init. --json prints one JSON event per line.`);
+    return 0;
+  }
+  const dataDir = requireOption('server start', values['data-dir'], '--data-dir');
+  const { config } = loadCoordinatorConfig(dataDir);
+  const port = parsePort('server start', values.port) ?? Number(new URL(config.publicUrl).port || 443);
+  const coordinator = await startCoordinator({ dataDir, port, host: values.host ?? '127.0.0.1' });
+  const emit = (event: Record<string, unknown>) =>
+    console.log(JSON.stringify({ at: new Date().toISOString(), ...event }));
+  if (values.json) {
+    emit({ event: 'listening', url: coordinator.url, port: coordinator.port, name: config.name });
+    coordinator.sessions.on('connected', (s) => emit({ event: 'site-connected', siteId: s.siteId }));
+    coordinator.sessions.on('disconnected', (siteId) => emit({ event: 'site-disconnected', siteId }));
+  } else {
+    console.log(`Coordinator '${config.name}' listening on ${coordinator.url}
+  certificate (SHA-256): ${displayCertificateFingerprint(config.certificateFingerprint)}
+  console: ${coordinator.url}/console/
+Press Ctrl-C to stop.`);
+    coordinator.sessions.on('connected', (s) =>
+      console.log(`site ${s.siteId} connected from ${s.remoteAddress}`),
+    );
+    coordinator.sessions.on('disconnected', (siteId) => console.log(`site ${siteId} disconnected`));
+  }
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await coordinator.close();
+  if (values.json) emit({ event: 'stopped' });
+  else console.log('Coordinator stopped.');
+  return 0;
+}

@@ -1,0 +1,61 @@
+import { readFileSync } from 'node:fs';
+import { parseCommandArgs, requireOption } from '../../core/cli/args.node.js';
+import { CliError } from '../../core/cli/errors.js';
+import { apiErrorMessage, requestJson } from '../../core/net/pinned-https.node.js';
+import { loadCoordinatorConfig } from '../data-dir.js';
+
+interface StatusSite {
+  id: string;
+  name: string;
+  fingerprint: string;
+  connected: boolean;
+  revoked: boolean;
+}
+
+export async function run(args: string[]): Promise<number> {
+  const { values } = parseCommandArgs('server status', args, {
+    'data-dir': { type: 'string' },
+    url: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  if (values.help) {
+    console.log(`usage: cohort server status --data-dir DIR [--url https://HOST:PORT] [--json]
+
+Asks the running coordinator which sites are enrolled and connected (admin token from the data dir).`);
+    return 0;
+  }
+  const dataDir = requireOption('server status', values['data-dir'], '--data-dir');
+  const { paths, config } = loadCoordinatorConfig(dataDir);
+  const url = values.url ?? config.publicUrl;
+  let response;
+  try {
+    response = await requestJson(`${url}/v1/admin/status`, {
+      pin: {
+        certificatePem: readFileSync(paths.tlsCertificate, 'utf8'),
+        fingerprint: config.certificateFingerprint,
+      },
+      headers: { authorization: `Bearer ${readFileSync(paths.adminToken, 'utf8').trim()}` },
+    });
+  } catch (error) {
+    throw new CliError(`server status: ${(error as Error).message}`);
+  }
+  if (response.status !== 200) throw new CliError(`server status: ${apiErrorMessage(response)}`);
+  const status = response.body as {
+    coordinator: { name: string; identityFingerprint: string };
+    sites: StatusSite[];
+  };
+  if (values.json) {
+    console.log(JSON.stringify(status));
+    return 0;
+  }
+  const connected = status.sites.filter((s) => s.connected).length;
+  console.log(
+    `Coordinator '${status.coordinator.name}' at ${url} — identity ${status.coordinator.identityFingerprint}`,
+  );
+  console.log(`${status.sites.length} site(s) enrolled, ${connected} connected`);
+  for (const site of status.sites) {
+    const state = site.revoked ? 'revoked' : site.connected ? 'connected' : 'offline';
+    console.log(`  ${site.name.padEnd(28)} ${site.id.padEnd(34)} ${state.padEnd(10)} ${site.fingerprint}`);
+  }
+  return 0;
+}

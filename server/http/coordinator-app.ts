@@ -1,0 +1,265 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import fastifyStatic from '@fastify/static';
+import fastifyWebsocket from '@fastify/websocket';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
+import {
+  decodeKey,
+  encodeKey,
+  keyFingerprint,
+  signDomain,
+  verifyDomain,
+  type IdentityKeyPair,
+} from '../../core/crypto/identity.js';
+import {
+  ENROLL_ACK_DOMAIN,
+  ENROLL_DOMAIN,
+  enrollRequestSchema,
+  type EnrollResponse,
+} from '../../core/protocol/enrollment.js';
+import {
+  CLOSE_CODES,
+  MAX_WS_MESSAGE_BYTES,
+  WS_AUTH_DOMAIN,
+  siteMessageSchema,
+  type CoordinatorMessage,
+} from '../../core/protocol/session.js';
+import { builtUiDir } from '../../core/util/package-root.node.js';
+import type { Remote } from '../../core/util/worker-rpc.node.js';
+import type { CoordinatorConfig } from '../data-dir.js';
+import type { CoordinatorStore } from '../store/coordinator-store.js';
+import { SiteSessions } from './site-sessions.js';
+
+export interface CoordinatorAppOptions {
+  config: CoordinatorConfig;
+  store: Remote<CoordinatorStore>;
+  identity: IdentityKeyPair;
+  tls: { key: string; cert: string };
+  adminToken: string;
+  /** How long a connecting site has to answer the challenge. */
+  helloTimeoutMs?: number;
+  heartbeatMs?: number;
+}
+
+export const SOFTWARE = 'cohort-coordinator/0.1.0';
+
+class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest();
+
+const invitationRefusals = {
+  unknown: [
+    403,
+    'token_unknown',
+    'this invitation is not valid: the coordinator knows no such token (check the link, or ask the coordinator for a new invitation)',
+  ],
+  used: [403, 'token_used', 'this invitation has already been used; ask the coordinator for a new one'],
+  expired: [403, 'token_expired', 'this invitation has expired; ask the coordinator for a new one'],
+  'key-in-use': [409, 'key_in_use', 'this site identity key is already enrolled'],
+  'name-in-use': [409, 'name_in_use', 'a site with this name is already enrolled'],
+} as const;
+
+/**
+ * The coordinator's HTTPS + WebSocket API under /v1, and the web console under /console/. Everything
+ * that arrives is validated against a schema before it is used.
+ */
+export async function buildCoordinatorApp(
+  options: CoordinatorAppOptions,
+): Promise<{ app: FastifyInstance; sessions: SiteSessions }> {
+  const { config, store, identity } = options;
+  const sessions = new SiteSessions();
+  const adminTokenDigest = sha256(options.adminToken.trim());
+  const identityFingerprint = await keyFingerprint(identity.publicKey);
+
+  const app = Fastify({
+    https: { key: options.tls.key, cert: options.tls.cert },
+    logger: false,
+    bodyLimit: 1024 * 1024,
+    // Round messages are validated per message; nothing in the API needs a request body beyond 1 MiB.
+  });
+  await app.register(fastifyWebsocket, { options: { maxPayload: MAX_WS_MESSAGE_BYTES } });
+
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
+    if (error instanceof HttpError)
+      return reply.status(error.statusCode).send({ error: { code: error.code, message: error.message } });
+    const status = error.statusCode && error.statusCode < 500 ? error.statusCode : 500;
+    const message = status < 500 ? error.message : 'internal error';
+    if (status >= 500) console.error('coordinator: request failed:', error);
+    return reply.status(status).send({ error: { code: status < 500 ? 'bad_request' : 'internal', message } });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .status(404)
+      .send({
+        error: {
+          code: 'not_found',
+          message: `no such endpoint: ${request.method} ${request.url.split('?')[0]}`,
+        },
+      }),
+  );
+
+  const requireAdmin = async (request: FastifyRequest) => {
+    const header = request.headers.authorization ?? '';
+    const presented = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+    if (!timingSafeEqual(sha256(presented), adminTokenDigest)) {
+      throw new HttpError(401, 'unauthorized', 'this endpoint needs the coordinator admin token');
+    }
+  };
+
+  app.get('/v1/info', async () => ({
+    name: config.name,
+    identityPublicKey: encodeKey(identity.publicKey),
+    identityFingerprint,
+    software: SOFTWARE,
+  }));
+
+  app.post('/v1/enroll', async (request): Promise<EnrollResponse> => {
+    const parsed = enrollRequestSchema.safeParse(request.body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new HttpError(
+        400,
+        'bad_request',
+        `malformed enrollment request (${issue?.path.join('.')}: ${issue?.message})`,
+      );
+    }
+    const { token, publicKey, signature } = parsed.data;
+    const sitePublicKey = decodeKey(publicKey);
+    if (!(await verifyDomain(sitePublicKey, signature, ENROLL_DOMAIN, token, publicKey))) {
+      throw new HttpError(
+        400,
+        'bad_signature',
+        "the enrollment request's signature does not verify with its public key",
+      );
+    }
+    const result = await store.redeemInvitation({
+      tokenHash: sha256(token).toString('hex'),
+      idSuffix: randomBytes(3).toString('hex'),
+      identityPublicKey: publicKey,
+      now: new Date().toISOString(),
+    });
+    if (!result.ok) {
+      const [status, code, message] = invitationRefusals[result.reason];
+      await store.audit('enrollment-refused', null, { reason: code });
+      throw new HttpError(
+        status,
+        code,
+        result.expiresAt ? `${message} (expired ${result.expiresAt})` : message,
+      );
+    }
+    const { site } = result;
+    return {
+      siteId: site.id,
+      siteName: site.name,
+      coordinator: { name: config.name, identityPublicKey: encodeKey(identity.publicKey) },
+      signature: await signDomain(identity.secretKey, ENROLL_ACK_DOMAIN, site.id, site.name, publicKey),
+    };
+  });
+
+  app.get('/v1/admin/status', { preHandler: requireAdmin }, async () => {
+    const connected = new Set(sessions.connectedIds());
+    const sites = await store.listSites();
+    return {
+      coordinator: {
+        name: config.name,
+        publicUrl: config.publicUrl,
+        certificateFingerprint: config.certificateFingerprint,
+        identityFingerprint,
+      },
+      sites: await Promise.all(
+        sites.map(async (site) => ({
+          id: site.id,
+          name: site.name,
+          fingerprint: await keyFingerprint(decodeKey(site.identityPublicKey)),
+          enrolledAt: site.enrolledAt,
+          revoked: site.revokedAt !== null,
+          connected: connected.has(site.id),
+          connectedAt: sessions.get(site.id)?.connectedAt ?? null,
+        })),
+      ),
+    };
+  });
+
+  app.get('/v1/ws', { websocket: true }, (socket, request) => {
+    void handleSiteSocket(socket, request.socket.remoteAddress ?? 'unknown');
+  });
+
+  async function handleSiteSocket(socket: WebSocket, remoteAddress: string): Promise<void> {
+    const nonce = encodeKey(randomBytes(32));
+    const send = (message: CoordinatorMessage) => socket.send(JSON.stringify(message));
+    let siteId: string | undefined;
+    const helloTimer = setTimeout(
+      () => socket.close(CLOSE_CODES.authFailed, 'no hello within the time limit'),
+      options.helloTimeoutMs ?? 10_000,
+    );
+    let alive = true;
+    const heartbeat = setInterval(() => {
+      if (!alive) return socket.terminate();
+      alive = false;
+      socket.ping();
+    }, options.heartbeatMs ?? 15_000);
+    socket.on('pong', () => (alive = true));
+    socket.on('close', () => {
+      clearTimeout(helloTimer);
+      clearInterval(heartbeat);
+      if (siteId) {
+        sessions.remove(siteId, socket);
+        void store.audit('site-disconnected', siteId, { remoteAddress });
+      }
+    });
+    socket.on('message', async (data, isBinary) => {
+      if (siteId) return; // Round messages are routed by the round engine (added with federated rounds).
+      clearTimeout(helloTimer);
+      let parsed;
+      try {
+        parsed = isBinary ? undefined : siteMessageSchema.safeParse(JSON.parse(data.toString()));
+      } catch {
+        parsed = undefined;
+      }
+      if (!parsed?.success || parsed.data.type !== 'hello')
+        return socket.close(CLOSE_CODES.protocolError, 'expected a hello message');
+      const hello = parsed.data;
+      const site = await store.getSite(hello.siteId);
+      if (!site || site.revokedAt) return socket.close(CLOSE_CODES.unknownSite, 'unknown or revoked site');
+      const ok = await verifyDomain(
+        decodeKey(site.identityPublicKey),
+        hello.signature,
+        WS_AUTH_DOMAIN,
+        nonce,
+        site.id,
+        config.certificateFingerprint,
+      );
+      if (!ok) {
+        await store.audit('site-auth-failed', site.id, { remoteAddress });
+        return socket.close(CLOSE_CODES.authFailed, 'signature verification failed');
+      }
+      siteId = site.id;
+      sessions.add({ siteId, socket, connectedAt: new Date().toISOString(), remoteAddress });
+      await store.audit('site-connected', siteId, { remoteAddress });
+      const roster = (await store.listSites()).filter((s) => !s.revokedAt);
+      send({
+        type: 'welcome',
+        siteId,
+        coordinatorName: config.name,
+        sites: roster.map((s) => ({ id: s.id, name: s.name, identityPublicKey: s.identityPublicKey })),
+      });
+    });
+    send({ type: 'challenge', nonce, serverTime: new Date().toISOString() });
+  }
+
+  const consoleDir = builtUiDir('console');
+  if (existsSync(consoleDir)) {
+    await app.register(fastifyStatic, { root: consoleDir, prefix: '/console/' });
+    app.get('/', async (_request, reply: FastifyReply) => reply.redirect('/console/'));
+  }
+  return { app, sessions };
+}

@@ -1,0 +1,167 @@
+import { EventEmitter } from 'node:events';
+import { decodeKey, keyFingerprint, type IdentityKeyPair } from '../../core/crypto/identity.js';
+import { readIdentityKeyFile } from '../../core/crypto/key-file.node.js';
+import { displayCertificateFingerprint } from '../../core/protocol/enrollment.js';
+import type { SiteEvent, SiteStatus } from '../../core/site-api/contract.js';
+import {
+  CoordinatorConnection,
+  type ReconnectPolicy,
+  type RosterEntry,
+} from '../federation/coordinator-connection.js';
+import { openSiteStoreWorker, type RemoteSiteStore } from '../store/open-store.js';
+import { EnrollmentError, enrollWithLink, loadOrCreateIdentity } from './enrollment.js';
+import {
+  ENROLLMENT_SETTING,
+  ensureSiteDataDir,
+  enrollmentStateSchema,
+  type EnrollmentState,
+  type SitePaths,
+} from './site-data-dir.js';
+import { existsSync } from 'node:fs';
+
+export const SITE_SOFTWARE = 'cohort-site/0.1.0';
+
+export interface SiteAgentOptions {
+  dataDir: string;
+  reconnect?: ReconnectPolicy;
+}
+
+/**
+ * A site's long-running agent: owns the store (in its worker), the identity, the enrollment and the
+ * coordinator connection, and answers the typed SiteApi. Transports (Electron IPC, loopback HTTP) only
+ * carry calls to `handle…` and events from `on('event')`.
+ */
+export class SiteAgent extends EventEmitter<{ event: [SiteEvent] }> {
+  private connection: CoordinatorConnection | undefined;
+  private roster: SiteStatus['roster'] = [];
+  private fingerprints = new Map<string, string>();
+  private readonly recentLogs: Extract<SiteEvent, { type: 'log' }>[] = [];
+
+  private constructor(
+    readonly paths: SitePaths,
+    private readonly store: RemoteSiteStore,
+    private enrollment: EnrollmentState | undefined,
+    private identity: IdentityKeyPair | undefined,
+    private readonly reconnect: ReconnectPolicy | undefined,
+  ) {
+    super();
+  }
+
+  static async open(options: SiteAgentOptions): Promise<SiteAgent> {
+    const paths = ensureSiteDataDir(options.dataDir);
+    const store = await openSiteStoreWorker(paths.database);
+    const stored = await store.remote.getSetting(ENROLLMENT_SETTING);
+    const enrollment = stored === undefined ? undefined : enrollmentStateSchema.parse(stored);
+    const identity = existsSync(paths.identityKey) ? readIdentityKeyFile(paths.identityKey) : undefined;
+    const agent = new SiteAgent(paths, store, enrollment, identity, options.reconnect);
+    agent.startConnection();
+    return agent;
+  }
+
+  get isEnrolled(): boolean {
+    return this.enrollment !== undefined;
+  }
+
+  async status(): Promise<SiteStatus> {
+    const { enrollment, identity } = this;
+    const connection = this.connection?.status ?? {
+      state: enrollment ? ('disconnected' as const) : ('not-enrolled' as const),
+      since: new Date().toISOString(),
+      detail: null,
+      nextRetryAt: null,
+    };
+    return {
+      site:
+        enrollment && identity
+          ? {
+              id: enrollment.siteId,
+              name: enrollment.siteName,
+              fingerprint: await this.fingerprint(identity.publicKey),
+            }
+          : null,
+      coordinator: enrollment
+        ? {
+            url: enrollment.coordinatorUrl,
+            name: enrollment.coordinatorName,
+            certificateFingerprint: displayCertificateFingerprint(enrollment.certificateFingerprint),
+            identityFingerprint: await this.fingerprint(decodeKey(enrollment.coordinatorIdentityPublicKey)),
+          }
+        : null,
+      connection,
+      roster: this.roster,
+    };
+  }
+
+  /** Enrolls this site from an invitation link (CLI and UI share this path). */
+  async enroll(link: string): Promise<SiteStatus> {
+    if (this.enrollment) {
+      throw new EnrollmentError(
+        `this site is already enrolled with '${this.enrollment.coordinatorName}' as '${this.enrollment.siteName}'`,
+      );
+    }
+    this.identity ??= await loadOrCreateIdentity(this.paths);
+    this.enrollment = await enrollWithLink(link, this.identity, SITE_SOFTWARE);
+    await this.store.remote.setSetting(ENROLLMENT_SETTING, this.enrollment);
+    this.log('info', `enrolled with '${this.enrollment.coordinatorName}' as '${this.enrollment.siteName}'`);
+    this.startConnection();
+    const status = await this.status();
+    this.emit('event', { type: 'status', status });
+    return status;
+  }
+
+  async close(): Promise<void> {
+    this.connection?.stop();
+    await this.store.close();
+  }
+
+  private startConnection(): void {
+    if (!this.enrollment || !this.identity || this.connection) return;
+    const connection = new CoordinatorConnection(
+      this.enrollment,
+      this.identity,
+      SITE_SOFTWARE,
+      this.reconnect,
+    );
+    connection.on('status', async (status) => {
+      if (status.state === 'connected') this.log('info', 'connected to the coordinator');
+      else if (status.detail) this.log(status.state === 'refused' ? 'error' : 'warn', status.detail);
+      this.emit('event', { type: 'status', status: await this.status() });
+    });
+    connection.on('roster', (sites) => void this.updateRoster(sites));
+    this.connection = connection;
+    connection.start();
+  }
+
+  private async updateRoster(sites: RosterEntry[]): Promise<void> {
+    const own = this.enrollment?.siteId;
+    this.roster = await Promise.all(
+      sites
+        .filter((site) => site.id !== own)
+        .map(async (site) => ({
+          id: site.id,
+          name: site.name,
+          fingerprint: await this.fingerprint(decodeKey(site.identityPublicKey)),
+        })),
+    );
+    this.emit('event', { type: 'status', status: await this.status() });
+  }
+
+  private async fingerprint(publicKey: Uint8Array): Promise<string> {
+    const key = Buffer.from(publicKey).toString('hex');
+    let value = this.fingerprints.get(key);
+    if (!value) this.fingerprints.set(key, (value = await keyFingerprint(publicKey)));
+    return value;
+  }
+
+  /** The latest log lines, oldest first, for a UI that subscribes after they happened. */
+  recentActivity(): Extract<SiteEvent, { type: 'log' }>[] {
+    return [...this.recentLogs];
+  }
+
+  private log(level: 'info' | 'warn' | 'error', message: string): void {
+    const event = { type: 'log' as const, at: new Date().toISOString(), level, message };
+    this.recentLogs.push(event);
+    if (this.recentLogs.length > 50) this.recentLogs.shift();
+    this.emit('event', event);
+  }
+}

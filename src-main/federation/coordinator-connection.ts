@@ -1,0 +1,197 @@
+import { EventEmitter } from 'node:events';
+import WebSocket from 'ws';
+import { signDomain, type IdentityKeyPair } from '../../core/crypto/identity.js';
+import {
+  describeConnectionError,
+  pinnedTlsOptions,
+  PinMismatchError,
+} from '../../core/net/pinned-https.node.js';
+import {
+  CLOSE_CODES,
+  MAX_WS_MESSAGE_BYTES,
+  WS_AUTH_DOMAIN,
+  coordinatorMessageSchema,
+  type CoordinatorMessage,
+} from '../../core/protocol/session.js';
+import type { ConnectionState } from '../../core/site-api/contract.js';
+import type { EnrollmentState } from '../agent/site-data-dir.js';
+
+export interface ConnectionStatus {
+  state: Exclude<ConnectionState, 'not-enrolled'>;
+  since: string;
+  detail: string | null;
+  nextRetryAt: string | null;
+}
+
+export interface ReconnectPolicy {
+  initialMs: number;
+  maxMs: number;
+}
+
+export type RosterEntry = Extract<CoordinatorMessage, { type: 'welcome' }>['sites'][number];
+
+const refusalReasons: Record<number, string> = {
+  [CLOSE_CODES.authFailed]: 'the coordinator refused this site: signature verification failed',
+  [CLOSE_CODES.unknownSite]: 'the coordinator does not know this site (it may have been revoked)',
+  [CLOSE_CODES.protocolError]: 'the coordinator reported a protocol error',
+};
+
+/**
+ * The site's one outbound connection to its coordinator (hospital firewalls allow outbound only). It
+ * authenticates by signing the coordinator's challenge, keeps the connection alive, and reconnects with
+ * capped exponential backoff and jitter whenever it drops.
+ */
+export class CoordinatorConnection extends EventEmitter<{
+  status: [ConnectionStatus];
+  roster: [RosterEntry[]];
+  message: [unknown];
+}> {
+  private socket: WebSocket | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private attempt = 0;
+  private stopped = true;
+  private current: ConnectionStatus = {
+    state: 'disconnected',
+    since: new Date().toISOString(),
+    detail: null,
+    nextRetryAt: null,
+  };
+
+  constructor(
+    private readonly enrollment: EnrollmentState,
+    private readonly identity: IdentityKeyPair,
+    private readonly software: string,
+    private readonly reconnect: ReconnectPolicy = { initialMs: 500, maxMs: 10_000 },
+  ) {
+    super();
+  }
+
+  get status(): ConnectionStatus {
+    return this.current;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.socket?.close(1000, 'site agent stopping');
+    this.socket = undefined;
+    this.setStatus('disconnected', 'stopped', null);
+  }
+
+  /** Sends a message to the coordinator if connected; returns whether it was sent. */
+  send(message: unknown): boolean {
+    if (this.current.state !== 'connected' || !this.socket) return false;
+    this.socket.send(JSON.stringify(message));
+    return true;
+  }
+
+  private setStatus(
+    state: ConnectionStatus['state'],
+    detail: string | null,
+    nextRetryAt: string | null,
+  ): void {
+    const unchanged =
+      this.current.state === state &&
+      this.current.detail === detail &&
+      this.current.nextRetryAt === nextRetryAt;
+    if (unchanged) return;
+    this.current = {
+      state,
+      since: this.current.state === state ? this.current.since : new Date().toISOString(),
+      detail,
+      nextRetryAt,
+    };
+    this.emit('status', this.current);
+  }
+
+  private connect(): void {
+    const url = this.enrollment.coordinatorUrl;
+    const pin = {
+      certificatePem: this.enrollment.certificatePem,
+      fingerprint: this.enrollment.certificateFingerprint,
+    };
+    this.setStatus('connecting', this.current.detail, null);
+    const socket = new WebSocket(`${url.replace(/^https:/, 'wss:')}/v1/ws`, {
+      // ws hands these to https.request unchanged; its typings describe checkServerIdentity wrongly.
+      ...(pinnedTlsOptions(pin, url) as unknown as WebSocket.ClientOptions),
+      maxPayload: MAX_WS_MESSAGE_BYTES,
+      handshakeTimeout: 10_000,
+    });
+    this.socket = socket;
+    let failure: string | null = null;
+    let refused = false;
+
+    socket.on('message', async (data) => {
+      let message: CoordinatorMessage;
+      try {
+        const parsed = coordinatorMessageSchema.safeParse(JSON.parse(data.toString()));
+        if (!parsed.success) return this.emit('message', JSON.parse(data.toString()));
+        message = parsed.data;
+      } catch {
+        return socket.close(CLOSE_CODES.protocolError, 'unparseable message');
+      }
+      if (message.type === 'challenge') {
+        const signature = await signDomain(
+          this.identity.secretKey,
+          WS_AUTH_DOMAIN,
+          message.nonce,
+          this.enrollment.siteId,
+          this.enrollment.certificateFingerprint,
+        );
+        socket.send(
+          JSON.stringify({
+            type: 'hello',
+            siteId: this.enrollment.siteId,
+            signature,
+            software: this.software,
+          }),
+        );
+      } else if (message.type === 'welcome') {
+        this.attempt = 0;
+        this.setStatus('connected', null, null);
+        this.emit('roster', message.sites);
+      }
+    });
+    socket.on('error', (error) => {
+      const described = describeConnectionError(error, url, pin);
+      failure = described.message;
+      refused = described instanceof PinMismatchError;
+    });
+    socket.on('close', (code, reason) => {
+      if (this.socket !== socket) return;
+      this.socket = undefined;
+      if (this.stopped) return;
+      const refusal = refusalReasons[code];
+      if (refusal) {
+        refused = true;
+        failure = reason.length > 0 ? `${refusal} (${reason.toString()})` : refusal;
+      } else if (!failure) {
+        failure =
+          code === CLOSE_CODES.shuttingDown
+            ? 'the coordinator shut down'
+            : 'the connection to the coordinator closed';
+      }
+      this.scheduleRetry(refused ? 'refused' : 'disconnected', failure);
+    });
+  }
+
+  private scheduleRetry(state: 'refused' | 'disconnected', detail: string): void {
+    // Refusals are not fixed by hammering the coordinator: retry those at the slowest pace.
+    const base =
+      state === 'refused'
+        ? this.reconnect.maxMs
+        : Math.min(this.reconnect.maxMs, this.reconnect.initialMs * 2 ** this.attempt);
+    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
+    this.attempt++;
+    this.setStatus(state, detail, new Date(Date.now() + delay).toISOString());
+    this.retryTimer = setTimeout(() => {
+      if (!this.stopped) this.connect();
+    }, delay);
+  }
+}
