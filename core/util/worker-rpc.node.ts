@@ -66,10 +66,14 @@ export interface WorkerHandle<T> {
 /** Calling side: starts `moduleUrl` (which calls serveInWorker) and returns a typed async proxy to it. */
 export function connectWorker<T>(moduleUrl: URL, data: unknown): WorkerHandle<T> {
   const worker = startWorker(moduleUrl, { workerData: data });
-  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  const pending = new Map<
+    number,
+    { resolve: (v: unknown) => void; reject: (e: Error) => void; promise: Promise<unknown> }
+  >();
   const listeners = new Set<(event: unknown) => void>();
   let nextId = 1;
   let failure: Error | undefined;
+  let closing: Promise<void> | undefined;
 
   const failAll = (error: Error) => {
     failure = error;
@@ -88,18 +92,22 @@ export function connectWorker<T>(moduleUrl: URL, data: unknown): WorkerHandle<T>
     else waiter.reject(new RemoteError(reply.error.name, reply.error.message, reply.error.code));
   });
   worker.on('error', (error) => failAll(error));
-  worker.on('exit', (code) => failAll(new Error(`worker exited (code ${code})`)));
+  worker.on('exit', (code) =>
+    failAll(new Error(closing ? 'the worker was closed' : `worker exited (code ${code})`)),
+  );
 
   const remote = new Proxy({} as Remote<T>, {
     get(_target, method) {
       if (typeof method !== 'string' || method === 'then') return undefined;
-      return (...args: unknown[]) =>
-        new Promise((resolve, reject) => {
-          if (failure) return reject(failure);
-          const id = nextId++;
-          pending.set(id, { resolve, reject });
-          worker.postMessage({ id, method, args } satisfies Request);
-        });
+      return (...args: unknown[]) => {
+        if (failure) return Promise.reject(failure);
+        const id = nextId++;
+        let settle!: { resolve: (v: unknown) => void; reject: (e: Error) => void };
+        const promise = new Promise((resolve, reject) => (settle = { resolve, reject }));
+        pending.set(id, { ...settle, promise });
+        worker.postMessage({ id, method, args } satisfies Request);
+        return promise;
+      };
     },
   });
   return {
@@ -109,8 +117,14 @@ export function connectWorker<T>(moduleUrl: URL, data: unknown): WorkerHandle<T>
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    async close() {
-      await worker.terminate();
+    /** Lets calls already made finish, then stops the thread; later calls are refused. */
+    close() {
+      closing ??= (async () => {
+        failure ??= new Error('the worker was closed');
+        await Promise.allSettled([...pending.values()].map(({ promise }) => promise));
+        await worker.terminate();
+      })();
+      return closing;
     },
   };
 }

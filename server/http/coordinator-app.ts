@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { WebSocket } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 import {
   decodeKey,
   encodeKey,
@@ -97,15 +97,19 @@ export async function buildCoordinatorApp(
     return reply.status(status).send({ error: { code: status < 500 ? 'bad_request' : 'internal', message } });
   });
   app.setNotFoundHandler((request, reply) =>
-    reply
-      .status(404)
-      .send({
-        error: {
-          code: 'not_found',
-          message: `no such endpoint: ${request.method} ${request.url.split('?')[0]}`,
-        },
-      }),
+    reply.status(404).send({
+      error: {
+        code: 'not_found',
+        message: `no such endpoint: ${request.method} ${request.url.split('?')[0]}`,
+      },
+    }),
   );
+
+  // Audit writes that must not hold up the connection they describe; a failure is reported, not thrown.
+  const auditInBackground = (kind: string, siteId: string | null, detail: Record<string, unknown>) =>
+    store
+      .audit(kind, siteId, detail)
+      .catch((error: Error) => console.error(`coordinator: audit '${kind}' not written: ${error.message}`));
 
   const requireAdmin = async (request: FastifyRequest) => {
     const header = request.headers.authorization ?? '';
@@ -197,6 +201,7 @@ export async function buildCoordinatorApp(
     const nonce = encodeKey(randomBytes(32));
     const send = (message: CoordinatorMessage) => socket.send(JSON.stringify(message));
     let siteId: string | undefined;
+    let helloReceived = false;
     const helloTimer = setTimeout(
       () => socket.close(CLOSE_CODES.authFailed, 'no hello within the time limit'),
       options.helloTimeoutMs ?? 10_000,
@@ -213,11 +218,20 @@ export async function buildCoordinatorApp(
       clearInterval(heartbeat);
       if (siteId) {
         sessions.remove(siteId, socket);
-        void store.audit('site-disconnected', siteId, { remoteAddress });
+        void auditInBackground('site-disconnected', siteId, { remoteAddress });
       }
     });
-    socket.on('message', async (data, isBinary) => {
+    socket.on('message', (data, isBinary) => {
+      authenticate(data, isBinary).catch((error: Error) => {
+        console.error(`coordinator: connection from ${remoteAddress} failed: ${error.message}`);
+        socket.close(1011, 'internal error');
+      });
+    });
+    const authenticate = async (data: RawData, isBinary: boolean) => {
       if (siteId) return; // Round messages are routed by the round engine (added with federated rounds).
+      if (helloReceived)
+        return socket.close(CLOSE_CODES.protocolError, 'message before the hello was answered');
+      helloReceived = true;
       clearTimeout(helloTimer);
       let parsed;
       try {
@@ -252,7 +266,7 @@ export async function buildCoordinatorApp(
         coordinatorName: config.name,
         sites: roster.map((s) => ({ id: s.id, name: s.name, identityPublicKey: s.identityPublicKey })),
       });
-    });
+    };
     send({ type: 'challenge', nonce, serverTime: new Date().toISOString() });
   }
 

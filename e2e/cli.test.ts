@@ -1,0 +1,162 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanupTempDirs, freePort, tempDir } from './support/temp.js';
+
+// These run the built `cohort` entry (npm test builds first) as a user would.
+const cohort = join(import.meta.dirname, '..', 'bin', 'cohort.js');
+const run = (...args: string[]) =>
+  spawnSync(process.execPath, [cohort, ...args], { encoding: 'utf8', timeout: 60_000 });
+
+/** Bad input must give exactly one line on stderr, a non-zero exit, and no stack trace. */
+function expectOneLineError(result: ReturnType<typeof run>, pattern: RegExp) {
+  expect(result.status, result.stderr).not.toBe(0);
+  const lines = result.stderr.trim().split('\n');
+  expect(lines, result.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^cohort: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(result.stderr).not.toMatch(/\n\s+at /);
+}
+
+let initialised: string;
+beforeAll(() => {
+  initialised = join(tempDir(), 'coordinator');
+  expect(
+    run('server', 'init', '--data-dir', initialised, '--public-url', 'https://127.0.0.1:18999').status,
+  ).toBe(0);
+});
+afterAll(cleanupTempDirs);
+
+describe('cohort CLI bad input', () => {
+  it('unknown commands and options', () => {
+    expectOneLineError(run('frobnicate'), /unknown command 'frobnicate'/);
+    expectOneLineError(run('server', 'explode'), /unknown subcommand 'cohort server explode'/);
+    expectOneLineError(
+      run('server', 'init', '--data-dir', tempDir(), '--colour'),
+      /Unknown option '--colour'/,
+    );
+  });
+
+  it('missing or wrong data directories', () => {
+    const missing = join(tempDir(), 'nope');
+    expectOneLineError(run('server', 'start', '--data-dir', missing), /does not exist/);
+    expectOneLineError(run('server', 'invite', '--data-dir', missing, '--site', 'A'), /does not exist/);
+    expectOneLineError(run('server', 'status', '--data-dir', missing), /does not exist/);
+    expectOneLineError(run('server', 'start'), /--data-dir is required/);
+    expectOneLineError(
+      run('server', 'invite', '--data-dir', tempDir(), '--site', 'A'),
+      /not a coordinator data directory/,
+    );
+    expectOneLineError(run('server', 'init', '--data-dir', initialised), /not empty/);
+  });
+
+  it('malformed arguments', () => {
+    expectOneLineError(
+      run('server', 'init', '--data-dir', join(tempDir(), 'x'), '--public-url', 'ftp://x'),
+      /https/,
+    );
+    expectOneLineError(run('server', 'invite', '--data-dir', initialised), /--site is required/);
+    expectOneLineError(
+      run('server', 'invite', '--data-dir', initialised, '--site', 'A', '--expires', 'soon'),
+      /not a duration/,
+    );
+    expectOneLineError(
+      run('server', 'start', '--data-dir', initialised, '--port', '99999'),
+      /--port must be an integer/,
+    );
+    expectOneLineError(
+      run('site', 'serve', '--data-dir', tempDir(), '--port', 'abc'),
+      /--port must be an integer/,
+    );
+  });
+
+  it('malformed enrollment links', () => {
+    const site = join(tempDir(), 'site');
+    expectOneLineError(run('site', 'enroll', '--data-dir', site, 'not-a-link'), /invalid enrollment link/);
+    expectOneLineError(
+      run(
+        'site',
+        'enroll',
+        '--data-dir',
+        site,
+        'cohort://enroll?coordinator=https%3A%2F%2F127.0.0.1%3A1&token=short&fingerprint=00',
+      ),
+      /token is missing or malformed/,
+    );
+    expectOneLineError(run('site', 'enroll', '--data-dir', site), /exactly one enrollment link/);
+  });
+
+  it('a coordinator that is not running', () => {
+    expectOneLineError(run('server', 'status', '--data-dir', initialised), /nothing is listening/);
+    const invitation = run(
+      'server',
+      'invite',
+      '--data-dir',
+      initialised,
+      '--site',
+      'Offline Clinic',
+      '--json',
+    );
+    expect(invitation.status).toBe(0);
+    const { link } = JSON.parse(invitation.stdout) as { link: string };
+    expectOneLineError(
+      run('site', 'enroll', '--data-dir', join(tempDir(), 's'), link),
+      /nothing is listening/,
+    );
+  });
+
+  describe('ports in use', () => {
+    let blocker: Server;
+    let port: number;
+    beforeAll(async () => {
+      port = await freePort();
+      blocker = createServer().listen(port, '127.0.0.1');
+      await new Promise((resolve) => blocker.once('listening', resolve));
+    });
+    afterAll(() => new Promise((resolve) => blocker.close(resolve)));
+
+    it('server start and site serve say which port is taken', () => {
+      expectOneLineError(
+        run('server', 'start', '--data-dir', initialised, '--port', String(port)),
+        new RegExp(`port ${port} .*already in use`),
+      );
+      expectOneLineError(
+        run('site', 'serve', '--data-dir', join(tempDir(), 's'), '--port', String(port)),
+        new RegExp(`port ${port} .*already in use`),
+      );
+    });
+  });
+});
+
+describe('cohort CLI happy path', () => {
+  it('init, start, invite, enroll and status across real processes', async () => {
+    const port = await freePort();
+    const dataDir = join(tempDir(), 'c');
+    expect(
+      run('server', 'init', '--data-dir', dataDir, '--public-url', `https://127.0.0.1:${port}`).status,
+    ).toBe(0);
+    const server = spawn(process.execPath, [cohort, 'server', 'start', '--data-dir', dataDir, '--json'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('"listening"') && resolve());
+        server.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+      });
+      const { link } = JSON.parse(
+        run('server', 'invite', '--data-dir', dataDir, '--site', 'Riverside', '--json').stdout,
+      ) as { link: string };
+      const enrolled = run('site', 'enroll', '--data-dir', join(tempDir(), 'site'), link, '--json');
+      expect(enrolled.status, enrolled.stderr).toBe(0);
+      expect(JSON.parse(enrolled.stdout)).toMatchObject({ site: { name: 'Riverside' } });
+      const status = run('server', 'status', '--data-dir', dataDir, '--json');
+      expect(status.status, status.stderr).toBe(0);
+      expect(JSON.parse(status.stdout)).toMatchObject({ sites: [{ name: 'Riverside', connected: false }] });
+    } finally {
+      server.kill('SIGINT');
+      await new Promise((resolve) => server.once('exit', resolve));
+    }
+    expect(server.exitCode).toBe(0);
+  });
+});

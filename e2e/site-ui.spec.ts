@@ -1,0 +1,103 @@
+import { join } from 'node:path';
+import { expect, test } from '@playwright/test';
+import { CohortProcess, cohort } from './support/processes.js';
+import { cleanupTempDirs, freePort, tempDir } from './support/temp.js';
+
+const running: CohortProcess[] = [];
+const startProcess = (...args: string[]) => {
+  const process = new CohortProcess(args);
+  running.push(process);
+  return process;
+};
+
+test.afterEach(async () => {
+  await Promise.all(running.splice(0).map((process) => process.stop()));
+  cleanupTempDirs();
+});
+
+async function coordinatorWithInvitation(siteName: string) {
+  const port = await freePort();
+  const dataDir = join(tempDir(), 'coordinator');
+  cohort(
+    'server',
+    'init',
+    '--data-dir',
+    dataDir,
+    '--name',
+    'Test consortium',
+    '--public-url',
+    `https://127.0.0.1:${port}`,
+  );
+  const { link } = JSON.parse(
+    cohort('server', 'invite', '--data-dir', dataDir, '--site', siteName, '--json'),
+  ) as { link: string };
+  return { dataDir, port, link };
+}
+
+test('the site UI shows the connection going up and down with the coordinator', async ({ page }) => {
+  const coordinator = await coordinatorWithInvitation('General Hospital');
+  let server = startProcess('server', 'start', '--data-dir', coordinator.dataDir);
+  await server.waitForEvent((e) => e.event === 'listening', 'coordinator listening');
+  const siteDir = join(tempDir(), 'site');
+  cohort('site', 'enroll', '--data-dir', siteDir, coordinator.link);
+  const site = startProcess('site', 'serve', '--data-dir', siteDir, '--reconnect-max-ms', '1000');
+  const ready = await site.waitForEvent((e) => e.event === 'ready', 'site agent ready');
+
+  await page.goto(String(ready.url));
+  const badge = page.getByTestId('connection-state');
+  await expect(badge).toHaveText('Connected');
+  await expect(page.getByTestId('site-name')).toHaveText('General Hospital');
+  await expect(page.getByTestId('coordinator-name')).toHaveText('Test consortium');
+  await expect(page.getByTestId('site-fingerprint')).toHaveText(/^([0-9a-f]{4} ){7}[0-9a-f]{4}$/);
+  // The launch token leaves the address bar once the page has it.
+  expect(page.url()).not.toContain('token=');
+
+  await server.stop();
+  await expect(badge).toHaveText('Disconnected');
+  await expect(page.getByTestId('connection-detail')).toContainText(/shut down|closed|nothing is listening/);
+
+  server = startProcess('server', 'start', '--data-dir', coordinator.dataDir);
+  await expect(badge).toHaveText('Connected');
+});
+
+test('a site can enroll from the UI by pasting the link, and a bad link is explained', async ({ page }) => {
+  const coordinator = await coordinatorWithInvitation('Riverside Clinic');
+  const server = startProcess('server', 'start', '--data-dir', coordinator.dataDir);
+  await server.waitForEvent((e) => e.event === 'listening', 'coordinator listening');
+  const site = startProcess('site', 'serve', '--data-dir', join(tempDir(), 'site'));
+  const ready = await site.waitForEvent((e) => e.event === 'ready', 'site agent ready');
+
+  await page.goto(String(ready.url));
+  await page
+    .getByTestId('enroll-link')
+    .fill('cohort://enroll?coordinator=https%3A%2F%2Fexample.org&token=x&fingerprint=y');
+  await page.getByTestId('enroll-submit').click();
+  await expect(page.getByTestId('enroll-error')).toContainText('token is missing or malformed');
+
+  await page.getByTestId('enroll-link').fill(coordinator.link);
+  await page.getByTestId('enroll-submit').click();
+  await expect(page.getByTestId('connection-state')).toHaveText('Connected');
+  await expect(page.getByTestId('site-name')).toHaveText('Riverside Clinic');
+});
+
+test('the API refuses calls without the launch token', async ({ request }) => {
+  const site = startProcess('site', 'serve', '--data-dir', join(tempDir(), 'site'));
+  const ready = await site.waitForEvent((e) => e.event === 'ready', 'site agent ready');
+  const origin = new URL(String(ready.url)).origin;
+  const anonymous = await request.post(`${origin}/api/status.get`, { data: {} });
+  expect(anonymous.status()).toBe(401);
+  const token = String(ready.url).split('token=')[1];
+  const authorised = await request.post(`${origin}/api/status.get`, {
+    data: {},
+    headers: { authorization: `Bearer ${token}` },
+  });
+  expect(authorised.status()).toBe(200);
+  expect(
+    ((await authorised.json()) as { result: { connection: { state: string } } }).result.connection.state,
+  ).toBe('not-enrolled');
+  const rebound = await request.post(`${origin}/api/status.get`, {
+    data: {},
+    headers: { authorization: `Bearer ${token}`, host: 'evil.example:80' },
+  });
+  expect(rebound.status()).toBe(421);
+});

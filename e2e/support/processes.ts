@@ -1,0 +1,80 @@
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export const cohortBin = join(import.meta.dirname, '..', '..', 'bin', 'cohort.js');
+
+/** Runs a `cohort` command to completion and returns its stdout, failing loudly on a non-zero exit. */
+export function cohort(...args: string[]): string {
+  const result = spawnSync(process.execPath, [cohortBin, ...args], { encoding: 'utf8', timeout: 120_000 });
+  if (result.status !== 0) throw new Error(`cohort ${args.join(' ')} failed: ${result.stderr}`);
+  return result.stdout;
+}
+
+export type JsonEvent = Record<string, unknown> & { event: string };
+
+/**
+ * A long-running `cohort … --json` process. Its stdout is one JSON event per line; tests wait on
+ * those events, never on sleeps.
+ */
+export class CohortProcess {
+  readonly child: ChildProcessWithoutNullStreams;
+  private readonly events: JsonEvent[] = [];
+  private readonly waiters = new Set<() => void>();
+  stderr = '';
+
+  constructor(args: string[]) {
+    this.child = spawn(process.execPath, [cohortBin, ...args, '--json'], { stdio: 'pipe' });
+    createInterface({ input: this.child.stdout }).on('line', (line) => {
+      try {
+        this.events.push(JSON.parse(line) as JsonEvent);
+      } catch {
+        return;
+      }
+      for (const wake of this.waiters) wake();
+    });
+    this.child.stderr.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
+    this.child.on('exit', () => {
+      for (const wake of this.waiters) wake();
+    });
+  }
+
+  /** The first event (from the start of output) matching `predicate`. */
+  waitForEvent(
+    predicate: (event: JsonEvent) => boolean,
+    what: string,
+    timeoutMs = 30_000,
+  ): Promise<JsonEvent> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const found = this.events.find(predicate);
+        if (found) return done(() => resolve(found));
+        if (this.child.exitCode !== null)
+          done(() =>
+            reject(new Error(`process exited (${this.child.exitCode}) before ${what}: ${this.stderr}`)),
+          );
+      };
+      const timer = setTimeout(
+        () => done(() => reject(new Error(`timed out waiting for ${what}`))),
+        timeoutMs,
+      );
+      const done = (finish: () => void) => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        finish();
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  /** Stops the process with SIGINT (a clean shutdown) and waits for it to exit. */
+  async stop(): Promise<number | null> {
+    if (this.child.exitCode === null) {
+      const exited = new Promise((resolve) => this.child.once('exit', resolve));
+      this.child.kill('SIGINT');
+      await exited;
+    }
+    return this.child.exitCode;
+  }
+}
