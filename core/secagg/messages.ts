@@ -1,0 +1,251 @@
+import { z } from 'zod';
+import { SecAggError } from './errors.js';
+import { SITE_ID_PATTERN } from './params.js';
+
+/**
+ * The protocol's messages. Byte fields are URL-safe base64 strings without padding (so every message but
+ * one is plain JSON); the masked input vector is a `Uint32Array`, carried in binary by `encodeWire`.
+ * Every message has a schema: the network layer validates untrusted input with `parseClientMessage` /
+ * `parseServerMessage` (or `decodeWire`) before handing it to a state machine.
+ */
+
+/** Base64 (URL-safe, unpadded) of exactly `bytes` bytes. */
+const base64Of = (bytes: number) =>
+  z
+    .string()
+    .length(Math.ceil((bytes * 4) / 3))
+    .regex(/^[A-Za-z0-9_-]*$/);
+/** Base64 of a bounded variable length. */
+const base64Max = (maxBytes: number) =>
+  z
+    .string()
+    .max(Math.ceil((maxBytes * 4) / 3))
+    .regex(/^[A-Za-z0-9_-]*$/);
+
+export const siteIdSchema = z.string().regex(SITE_ID_PATTERN);
+const sessionIdSchema = base64Of(32);
+const federationIdSchema = z.string().min(1).max(256);
+const roundSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+/** A Shamir share of a 32-byte secret: 32 bytes + the x coordinate. */
+const shareSchema = base64Of(33);
+/** nonce (24) + framed plaintext (≤ 4·5 + 23 + 2·128 + 2·33) + tag (16). */
+const ciphertextSchema = base64Max(24 + 20 + 23 + 256 + 66 + 16);
+const MAX_SITES = 100_000;
+
+// ---- site → coordinator ----
+
+export const advertiseKeysSchema = z.strictObject({
+  type: z.literal('advertise'),
+  federationId: federationIdSchema,
+  round: roundSchema,
+  site: siteIdSchema,
+  /** X25519 public key for share encryption. */
+  cPk: base64Of(32),
+  /** X25519 public key for pairwise masks. */
+  sPk: base64Of(32),
+  /** Ed25519 over "cohort/secagg/advert/v1" ‖ federation ‖ round ‖ site ‖ c_pk ‖ s_pk. */
+  signature: base64Of(64),
+});
+
+export const shareKeysSchema = z.strictObject({
+  type: z.literal('share-keys'),
+  sessionId: sessionIdSchema,
+  site: siteIdSchema,
+  /** BLAKE2b commitment to b_u, so the coordinator can check its reconstruction. */
+  selfMaskCommitment: base64Of(32),
+  /** One envelope per neighbour in U1 (the site keeps its own share). */
+  shares: z.array(z.strictObject({ to: siteIdSchema, ciphertext: ciphertextSchema })).max(254),
+});
+
+export const maskedInputSchema = z.strictObject({
+  type: z.literal('masked-input'),
+  sessionId: sessionIdSchema,
+  site: siteIdSchema,
+  vector: z.custom<Uint32Array>((value) => value instanceof Uint32Array, 'expected a Uint32Array'),
+});
+
+export const consistencySignatureSchema = z.strictObject({
+  type: z.literal('consistency'),
+  sessionId: sessionIdSchema,
+  site: siteIdSchema,
+  /** Ed25519 over "cohort/secagg/consistency/v1" ‖ session_id ‖ sorted(U3). */
+  signature: base64Of(64),
+});
+
+const revealedShareSchema = z.strictObject({ of: siteIdSchema, share: shareSchema });
+
+export const unmaskResponseSchema = z.strictObject({
+  type: z.literal('unmask'),
+  sessionId: sessionIdSchema,
+  site: siteIdSchema,
+  /** Shares of b_v for alive neighbours v (and the site itself). */
+  selfMaskShares: z.array(revealedShareSchema).max(255),
+  /** Shares of s_v^SK for dead neighbours v. */
+  keyShares: z.array(revealedShareSchema).max(255),
+});
+
+export const clientMessageSchema = z.discriminatedUnion('type', [
+  advertiseKeysSchema,
+  shareKeysSchema,
+  maskedInputSchema,
+  consistencySignatureSchema,
+  unmaskResponseSchema,
+]);
+
+// ---- coordinator → site ----
+
+export const advertListSchema = z.strictObject({
+  type: z.literal('adverts'),
+  federationId: federationIdSchema,
+  round: roundSchema,
+  /** U1: every advert the coordinator accepted (all of them: each site recomputes session_id). */
+  adverts: z.array(advertiseKeysSchema).max(MAX_SITES),
+});
+
+export const shareBundleSchema = z.strictObject({
+  type: z.literal('shares'),
+  sessionId: sessionIdSchema,
+  /** The envelopes addressed to this site from its neighbours in U2. */
+  shares: z.array(z.strictObject({ from: siteIdSchema, ciphertext: ciphertextSchema })).max(254),
+});
+
+export const aliveListSchema = z.strictObject({
+  type: z.literal('alive'),
+  sessionId: sessionIdSchema,
+  /** U3: the sites whose masked input arrived. */
+  alive: z.array(siteIdSchema).max(MAX_SITES),
+});
+
+export const unmaskRequestSchema = z.strictObject({
+  type: z.literal('unmask-request'),
+  sessionId: sessionIdSchema,
+  alive: z.array(siteIdSchema).max(MAX_SITES),
+  dead: z.array(siteIdSchema).max(MAX_SITES),
+  /** Consistency signatures over U3 (for SecAgg+: those of this site's neighbourhood). */
+  signatures: z.array(z.strictObject({ site: siteIdSchema, signature: base64Of(64) })).max(MAX_SITES),
+});
+
+export const serverMessageSchema = z.discriminatedUnion('type', [
+  advertListSchema,
+  shareBundleSchema,
+  aliveListSchema,
+  unmaskRequestSchema,
+]);
+
+export type AdvertiseKeys = z.infer<typeof advertiseKeysSchema>;
+export type ShareKeys = z.infer<typeof shareKeysSchema>;
+export type MaskedInput = z.infer<typeof maskedInputSchema>;
+export type ConsistencySignature = z.infer<typeof consistencySignatureSchema>;
+export type UnmaskResponse = z.infer<typeof unmaskResponseSchema>;
+export type ClientMessage = z.infer<typeof clientMessageSchema>;
+export type AdvertList = z.infer<typeof advertListSchema>;
+export type ShareBundle = z.infer<typeof shareBundleSchema>;
+export type AliveList = z.infer<typeof aliveListSchema>;
+export type UnmaskRequest = z.infer<typeof unmaskRequestSchema>;
+export type ServerMessage = z.infer<typeof serverMessageSchema>;
+export type SecAggMessage = ClientMessage | ServerMessage;
+
+function parseWith<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
+    throw new SecAggError('malformed', `${what}${where}: ${issue?.message ?? 'invalid'}`);
+  }
+  return result.data;
+}
+
+export function parseClientMessage(value: unknown): ClientMessage {
+  return parseWith(clientMessageSchema, value, 'site message');
+}
+
+export function parseServerMessage(value: unknown): ServerMessage {
+  return parseWith(serverMessageSchema, value, 'coordinator message');
+}
+
+// ---- wire codec ----
+
+const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * One frame per message: u32le(header length) ‖ UTF-8 JSON header ‖ zero padding to a multiple of 4 ‖
+ * the binary payloads (little-endian uint32) of the message's Uint32Array fields, in field order. In the
+ * header such a field is replaced by `{"$u32": length}`.
+ */
+export function encodeWire(message: SecAggMessage): Uint8Array {
+  const binaries: Uint32Array[] = [];
+  const header: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(message)) {
+    if (value instanceof Uint32Array) {
+      binaries.push(value);
+      header[field] = { $u32: value.length };
+    } else header[field] = value;
+  }
+  const json = encoder.encode(JSON.stringify(header));
+  const payloadStart = Math.ceil((4 + json.length) / 4) * 4;
+  const total = payloadStart + binaries.reduce((sum, b) => sum + b.byteLength, 0);
+  const out = new Uint8Array(total);
+  new DataView(out.buffer).setUint32(0, json.length, true);
+  out.set(json, 4);
+  let offset = payloadStart;
+  for (const binary of binaries) {
+    if (littleEndian) out.set(new Uint8Array(binary.buffer, binary.byteOffset, binary.byteLength), offset);
+    else {
+      const view = new DataView(out.buffer, offset, binary.byteLength);
+      for (let i = 0; i < binary.length; i++) view.setUint32(i * 4, binary[i]!, true);
+    }
+    offset += binary.byteLength;
+  }
+  return out;
+}
+
+/** Decodes a frame into an unvalidated object; pass it to `parseClientMessage`/`parseServerMessage`. */
+export function decodeWire(bytes: Uint8Array): unknown {
+  const fail = (why: string): never => {
+    throw new SecAggError('malformed', `wire frame: ${why}`);
+  };
+  if (bytes.length < 4) fail('too short');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = view.getUint32(0, true);
+  if (4 + headerLength > bytes.length) fail('truncated header');
+  let header: unknown;
+  try {
+    header = JSON.parse(decoder.decode(bytes.subarray(4, 4 + headerLength)));
+  } catch {
+    fail('header is not JSON');
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    return fail('header is not an object');
+  let offset = Math.ceil((4 + headerLength) / 4) * 4;
+  const out: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(header)) {
+    const length = (value as { $u32?: unknown } | null)?.$u32;
+    if (typeof value === 'object' && value !== null && typeof length === 'number') {
+      if (!Number.isSafeInteger(length) || length < 0 || offset + length * 4 > bytes.length)
+        fail('bad payload');
+      const words = new Uint32Array(length);
+      if (littleEndian) new Uint8Array(words.buffer).set(bytes.subarray(offset, offset + length * 4));
+      else for (let i = 0; i < length; i++) words[i] = view.getUint32(offset + i * 4, true);
+      offset += length * 4;
+      out[field] = words;
+    } else out[field] = value;
+  }
+  if (offset !== bytes.length) fail('trailing bytes');
+  return out;
+}
+
+/** The size `encodeWire` would produce, without building the frame (for traffic accounting). */
+export function wireSize(message: SecAggMessage): number {
+  let binary = 0;
+  const header: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(message)) {
+    if (value instanceof Uint32Array) {
+      binary += value.byteLength;
+      header[field] = { $u32: value.length };
+    } else header[field] = value;
+  }
+  const json = encoder.encode(JSON.stringify(header)).length;
+  return Math.ceil((4 + json) / 4) * 4 + binary;
+}

@@ -1,0 +1,437 @@
+import { combine } from 'shamir-secret-sharing';
+import { equalBytes, fromBase64, toBase64 } from './bytes.js';
+import {
+  advertMessage,
+  consistencyMessage,
+  pairSeed,
+  publicKeyOf,
+  selfMaskKey,
+  selfSeedCommitment,
+  sessionId,
+  verify,
+  x25519,
+  x25519KeyPair,
+  type AdvertKeys,
+} from './crypto.js';
+import { SecAggError, refuse } from './errors.js';
+import { InThreadMaskEngine, addVectors, type MaskEngine, type MaskTerm } from './mask.js';
+import {
+  parseClientMessage,
+  type AdvertList,
+  type AdvertiseKeys,
+  type ClientMessage,
+  type ServerMessage,
+} from './messages.js';
+import {
+  neighbourhoods,
+  paramsTag,
+  resolveParams,
+  type RoundParams,
+  type SecAggOptions,
+  type SessionInfo,
+} from './params.js';
+import { libsodiumPrg } from './prg.js';
+import { normaliseRoster, type Roster } from './roster.js';
+
+export interface SecAggServerConfig extends SecAggOptions {
+  session: SessionInfo;
+  roster: Roster;
+  /** Where the unmasking runs. Default: this thread, libsodium's ChaCha20 (platform-free). */
+  engine?: MaskEngine;
+}
+
+/** The stage whose messages the coordinator is collecting. */
+export type ServerStage =
+  'advertise' | 'share-keys' | 'masked-input' | 'consistency' | 'unmask' | 'done' | 'aborted';
+
+const STAGE_ORDER: readonly ServerStage[] = [
+  'advertise',
+  'share-keys',
+  'masked-input',
+  'consistency',
+  'unmask',
+];
+
+export interface Outbound {
+  to: string;
+  message: ServerMessage;
+}
+
+export interface SecAggResult {
+  /** Σ_{u∈U3} x_u mod 2^32. */
+  sum: Uint32Array;
+  /** U3, sorted: the sites whose inputs are in the sum. */
+  included: string[];
+  /** Roster \ U3, sorted. */
+  dropped: string[];
+  /** The participant sets of every stage, for audit and tests. */
+  sets: { u1: string[]; u2: string[]; u3: string[]; u4: string[]; u5: string[] };
+}
+
+export interface StageOutput {
+  /** The stage that just closed. */
+  closed: ServerStage;
+  /** Messages to send (nothing after the last stage). */
+  outbound: Outbound[];
+  /** Only after the unmasking stage. */
+  result?: SecAggResult;
+}
+
+/**
+ * The coordinator's side of one round: collects each stage's messages with `receive`, and moves on when
+ * the caller calls `closeStage` (all expected messages in, or the stage's deadline passed: the caller
+ * owns time). A bad message from one site throws a `SecAggError` from `receive` and is otherwise ignored;
+ * too few sites at a stage close aborts the round (`closeStage` throws 'below-threshold').
+ */
+export class SecAggServer {
+  readonly params: RoundParams;
+  private stageName: ServerStage = 'advertise';
+  private readonly session: SessionInfo;
+  private readonly roster: Map<string, Uint8Array>;
+  private readonly engine: MaskEngine;
+
+  private adverts = new Map<string, AdvertiseKeys>();
+  private keys = new Map<string, AdvertKeys>();
+  private sid?: Uint8Array;
+  private sidText = '';
+  private graph = new Map<string, string[]>();
+  /** Envelopes by recipient: recipient → (sender → ciphertext). */
+  private envelopes = new Map<string, Map<string, string>>();
+  private commitments = new Map<string, Uint8Array>();
+  private u2 = new Set<string>();
+  private u3 = new Set<string>();
+  private total?: Uint32Array;
+  private signatures = new Map<string, string>();
+  private u4 = new Set<string>();
+  private responders = new Set<string>();
+  private selfMaskShares = new Map<string, Uint8Array[]>();
+  private keyShares = new Map<string, Uint8Array[]>();
+
+  constructor(config: SecAggServerConfig) {
+    this.roster = normaliseRoster(config.roster);
+    this.params = resolveParams(this.roster.size, config);
+    this.session = config.session;
+    this.engine = config.engine ?? new InThreadMaskEngine(libsodiumPrg);
+  }
+
+  get stage(): ServerStage {
+    return this.stageName;
+  }
+
+  get sessionId(): Uint8Array | undefined {
+    return this.sid;
+  }
+
+  /** The sites from which the current stage still expects a message. */
+  pending(): string[] {
+    const from = (sites: Iterable<string>, done: { has(site: string): boolean }) =>
+      [...sites].filter((site) => !done.has(site)).sort();
+    switch (this.stageName) {
+      case 'advertise':
+        return from(this.roster.keys(), this.adverts);
+      case 'share-keys':
+        return from(this.keys.keys(), this.u2);
+      case 'masked-input':
+        return from(this.u2, this.u3);
+      case 'consistency':
+        return from(this.u3, this.signatures);
+      case 'unmask':
+        return from(this.u4, this.responders);
+      default:
+        return [];
+    }
+  }
+
+  /**
+   * Takes one site's message. `from` is the site id the transport authenticated; the message must name the
+   * same site. Throws a `SecAggError` for anything the protocol does not allow; the round goes on.
+   */
+  receive(from: string, raw: unknown): void {
+    if (this.stageName === 'aborted') refuse('aborted', 'the round was aborted');
+    const message = parseClientMessage(raw);
+    if (!this.roster.has(from)) refuse('unknown-site', `${from} is not in the roster`);
+    if (message.site !== from)
+      refuse('unknown-site', `message from ${from} claims to be from ${message.site}`);
+    const expected = messageStage(message);
+    if (expected !== this.stageName) {
+      const late =
+        STAGE_ORDER.indexOf(expected) < STAGE_ORDER.indexOf(this.stageName) || this.stageName === 'done';
+      refuse(
+        late ? 'stage-closed' : 'unexpected-message',
+        `${message.type} from ${from} during ${this.stageName}`,
+      );
+    }
+    if (message.type !== 'advertise' && message.sessionId !== this.sidText) {
+      refuse('wrong-session', `${message.type} from ${from} is for another session`);
+    }
+    switch (message.type) {
+      case 'advertise':
+        return this.onAdvertise(message);
+      case 'share-keys':
+        return this.onShareKeys(message);
+      case 'masked-input':
+        return this.onMaskedInput(message);
+      case 'consistency':
+        return this.onConsistency(message);
+      case 'unmask':
+        return this.onUnmask(message);
+    }
+  }
+
+  /** Ends the current stage now: with what arrived, or aborts if that is fewer than the threshold. */
+  async closeStage(): Promise<StageOutput> {
+    const closed = this.stageName;
+    try {
+      switch (closed) {
+        case 'advertise':
+          return { closed, outbound: this.closeAdvertise() };
+        case 'share-keys':
+          return { closed, outbound: this.closeShareKeys() };
+        case 'masked-input':
+          return { closed, outbound: this.closeMaskedInput() };
+        case 'consistency':
+          return { closed, outbound: this.closeConsistency() };
+        case 'unmask':
+          return { closed, outbound: [], result: await this.closeUnmask() };
+        default:
+          refuse(closed === 'aborted' ? 'aborted' : 'unexpected-message', `no stage to close (${closed})`);
+      }
+    } catch (error) {
+      if (error instanceof SecAggError && error.code !== 'aborted') this.stageName = 'aborted';
+      throw error;
+    }
+  }
+
+  // ---- stage 0: AdvertiseKeys ----
+
+  private onAdvertise(message: Extract<ClientMessage, { type: 'advertise' }>): void {
+    if (this.adverts.has(message.site)) refuse('duplicate-site', `second advert from ${message.site}`);
+    const { federationId, round } = this.session;
+    if (message.federationId !== federationId || message.round !== round) {
+      refuse(
+        'wrong-session',
+        `advert of ${message.site} is for ${message.federationId} round ${message.round}`,
+      );
+    }
+    const cPk = fromBase64(message.cPk);
+    const sPk = fromBase64(message.sPk);
+    if (
+      !verify(
+        fromBase64(message.signature),
+        advertMessage(federationId, round, message.site, cPk, sPk),
+        this.roster.get(message.site)!,
+      )
+    ) {
+      refuse('bad-signature', `advert of ${message.site} is not signed by its pinned identity key`);
+    }
+    // A low-order key would make every other site refuse the round; keep it out of U1 instead.
+    const probe = x25519KeyPair();
+    x25519(probe.secretKey, cPk, message.site);
+    x25519(probe.secretKey, sPk, message.site);
+    this.adverts.set(message.site, message);
+    this.keys.set(message.site, { site: message.site, cPk, sPk });
+  }
+
+  private closeAdvertise(): Outbound[] {
+    this.requireAtLeast(this.adverts.size, 'adverts');
+    this.sid = sessionId(this.session, paramsTag(this.params), [...this.keys.values()]);
+    this.sidText = toBase64(this.sid);
+    this.graph = neighbourhoods(this.sid, [...this.keys.keys()], this.params.neighbours);
+    const list: AdvertList = {
+      type: 'adverts',
+      federationId: this.session.federationId,
+      round: this.session.round,
+      adverts: [...this.adverts.values()].sort((a, b) => (a.site < b.site ? -1 : 1)),
+    };
+    this.stageName = 'share-keys';
+    return [...this.keys.keys()].sort().map((to) => ({ to, message: list }));
+  }
+
+  // ---- stage 1: ShareKeys ----
+
+  private onShareKeys(message: Extract<ClientMessage, { type: 'share-keys' }>): void {
+    const u = message.site;
+    if (!this.keys.has(u)) refuse('unknown-site', `${u} is not in U1`);
+    if (this.u2.has(u)) refuse('duplicate-site', `second share-keys from ${u}`);
+    const neighbours = new Set(this.graph.get(u)!);
+    const seen = new Set<string>();
+    for (const { to } of message.shares) {
+      if (!neighbours.has(to)) refuse('unknown-site', `${u} sent a share to ${to}, not a neighbour`);
+      if (seen.has(to)) refuse('duplicate-site', `${u} sent two shares to ${to}`);
+      seen.add(to);
+    }
+    if (seen.size !== neighbours.size)
+      refuse('malformed', `${u} sent ${seen.size} shares for ${neighbours.size} neighbours`);
+    for (const { to, ciphertext } of message.shares) {
+      if (!this.envelopes.has(to)) this.envelopes.set(to, new Map());
+      this.envelopes.get(to)!.set(u, ciphertext);
+    }
+    this.commitments.set(u, fromBase64(message.selfMaskCommitment));
+    this.u2.add(u);
+  }
+
+  private closeShareKeys(): Outbound[] {
+    this.requireAtLeast(this.u2.size, 'share-keys messages');
+    const outbound: Outbound[] = [];
+    for (const to of [...this.u2].sort()) {
+      const inbox = this.envelopes.get(to) ?? new Map<string, string>();
+      const shares = [...inbox.entries()]
+        .filter(([from]) => this.u2.has(from))
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([from, ciphertext]) => ({ from, ciphertext }));
+      outbound.push({ to, message: { type: 'shares', sessionId: this.sidText, shares } });
+    }
+    this.envelopes.clear();
+    this.total = this.engine.allocate(this.params.vectorLength);
+    this.stageName = 'masked-input';
+    return outbound;
+  }
+
+  // ---- stage 2: MaskedInputCollection ----
+
+  private onMaskedInput(message: Extract<ClientMessage, { type: 'masked-input' }>): void {
+    const u = message.site;
+    if (!this.u2.has(u)) refuse('unknown-site', `${u} is not in U2`);
+    if (this.u3.has(u)) refuse('duplicate-site', `second masked input from ${u}`);
+    if (message.vector.length !== this.params.vectorLength) {
+      refuse(
+        'wrong-length',
+        `masked input of ${u} has ${message.vector.length} words, expected ${this.params.vectorLength}`,
+      );
+    }
+    // Summed on arrival: the coordinator keeps O(vector) memory however many sites there are.
+    addVectors(this.total!, message.vector);
+    this.u3.add(u);
+  }
+
+  private closeMaskedInput(): Outbound[] {
+    this.requireAtLeast(this.u3.size, 'masked inputs');
+    const alive = [...this.u3].sort();
+    this.stageName = 'consistency';
+    return alive.map((to) => ({ to, message: { type: 'alive', sessionId: this.sidText, alive } }));
+  }
+
+  // ---- stage 3: ConsistencyCheck ----
+
+  private onConsistency(message: Extract<ClientMessage, { type: 'consistency' }>): void {
+    const u = message.site;
+    if (!this.u3.has(u)) refuse('unknown-site', `${u} is not in U3`);
+    if (this.signatures.has(u)) refuse('duplicate-site', `second consistency signature from ${u}`);
+    if (
+      !verify(fromBase64(message.signature), consistencyMessage(this.sid!, [...this.u3]), this.roster.get(u)!)
+    ) {
+      refuse('bad-signature', `consistency signature of ${u} does not verify`);
+    }
+    this.signatures.set(u, message.signature);
+  }
+
+  private closeConsistency(): Outbound[] {
+    this.requireAtLeast(this.signatures.size, 'consistency signatures');
+    this.u4 = new Set(this.signatures.keys());
+    const alive = [...this.u3].sort();
+    const dead = [...this.u2].filter((site) => !this.u3.has(site)).sort();
+    const complete = this.params.neighbours === undefined;
+    const all = [...this.signatures.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+    this.stageName = 'unmask';
+    return [...this.u4].sort().map((to) => {
+      // SecAgg+: a site counts only its own neighbourhood's signatures, so send just those.
+      const wanted = complete ? undefined : new Set([to, ...this.graph.get(to)!]);
+      const signatures = all
+        .filter(([site]) => !wanted || wanted.has(site))
+        .map(([site, signature]) => ({ site, signature }));
+      return { to, message: { type: 'unmask-request', sessionId: this.sidText, alive, dead, signatures } };
+    });
+  }
+
+  // ---- stage 4: Unmasking ----
+
+  private onUnmask(message: Extract<ClientMessage, { type: 'unmask' }>): void {
+    const u = message.site;
+    if (!this.u4.has(u)) refuse('unknown-site', `${u} was not asked to unmask`);
+    if (this.responders.has(u)) refuse('duplicate-site', `second unmask response from ${u}`);
+    const neighbourhood = new Set([u, ...this.graph.get(u)!]);
+    const seen = new Set<string>();
+    const check = (v: string, alive: boolean) => {
+      if (!neighbourhood.has(v)) refuse('unknown-site', `${u} revealed a share of ${v}, not a neighbour`);
+      if (seen.has(v)) refuse('duplicate-site', `${u} revealed two shares of ${v}`);
+      if (alive !== this.u3.has(v) || (!alive && !this.u2.has(v))) {
+        refuse('list-mismatch', `${u} revealed the wrong kind of share of ${v}`);
+      }
+      seen.add(v);
+    };
+    for (const { of } of message.selfMaskShares) check(of, true);
+    for (const { of } of message.keyShares) check(of, false);
+    for (const { of, share } of message.selfMaskShares) push(this.selfMaskShares, of, fromBase64(share));
+    for (const { of, share } of message.keyShares) push(this.keyShares, of, fromBase64(share));
+    this.responders.add(u);
+  }
+
+  private async closeUnmask(): Promise<SecAggResult> {
+    const t = this.params.neighbourhoodThreshold;
+    const terms: MaskTerm[] = [];
+    for (const u of [...this.u3].sort()) {
+      const shares = this.selfMaskShares.get(u) ?? [];
+      if (shares.length < t) refuse('below-threshold', `${shares.length} shares of b_${u}, need ${t}`);
+      const seed = await combine(shares.slice(0, t));
+      if (!equalBytes(selfSeedCommitment(seed, this.sid!, u), this.commitments.get(u)!)) {
+        refuse('reconstruction-failed', `the shares of b_${u} do not match its commitment`);
+      }
+      terms.push({ key: selfMaskKey(seed, this.sid!, u), sign: -1 });
+    }
+    for (const v of [...this.u2].filter((site) => !this.u3.has(site)).sort()) {
+      const shares = this.keyShares.get(v) ?? [];
+      if (shares.length < t) refuse('below-threshold', `${shares.length} shares of s_${v}^SK, need ${t}`);
+      const secretKey = await combine(shares.slice(0, t));
+      if (!equalBytes(publicKeyOf(secretKey), this.keys.get(v)!.sPk)) {
+        refuse('reconstruction-failed', `the shares of s_${v}^SK do not match its advertised key`);
+      }
+      // Every alive neighbour u of v added sign(u, v)·PRG(s_uv) that v's missing input would have cancelled.
+      for (const u of this.graph.get(v)!) {
+        if (!this.u3.has(u)) continue;
+        const seed = pairSeed(x25519(secretKey, this.keys.get(u)!.sPk, u), this.sid!, u, v);
+        terms.push({ key: seed, sign: u < v ? -1 : 1 });
+      }
+    }
+    await this.engine.apply(this.total!, terms);
+    this.stageName = 'done';
+    const u3 = [...this.u3].sort();
+    return {
+      sum: this.total!,
+      included: u3,
+      dropped: [...this.roster.keys()].filter((site) => !this.u3.has(site)).sort(),
+      sets: {
+        u1: [...this.keys.keys()].sort(),
+        u2: [...this.u2].sort(),
+        u3,
+        u4: [...this.u4].sort(),
+        u5: [...this.responders].sort(),
+      },
+    };
+  }
+
+  private requireAtLeast(count: number, what: string): void {
+    if (count < this.params.threshold)
+      refuse('below-threshold', `${count} ${what}, threshold ${this.params.threshold}`);
+  }
+}
+
+function push(map: Map<string, Uint8Array[]>, key: string, value: Uint8Array): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+function messageStage(message: ClientMessage): ServerStage {
+  switch (message.type) {
+    case 'advertise':
+      return 'advertise';
+    case 'share-keys':
+      return 'share-keys';
+    case 'masked-input':
+      return 'masked-input';
+    case 'consistency':
+      return 'consistency';
+    case 'unmask':
+      return 'unmask';
+  }
+}
