@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
-import { CohortProcess, cohort } from './support/processes.js';
+import { CohortProcess, cohort } from '../core/cli/cohort-process.node.js';
 import { cleanupTempDirs, freePort, tempDir } from './support/temp.js';
 
 const running: CohortProcess[] = [];

@@ -2,7 +2,10 @@ import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:chil
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
-export const cohortBin = join(import.meta.dirname, '..', '..', 'bin', 'cohort.js');
+import { packageRoot } from '../util/package-root.node.js';
+
+/** The `cohort` entry of this checkout, for starting further Cohort processes (demo, tests). */
+export const cohortBin = join(packageRoot(), 'bin', 'cohort.js');
 
 /** Runs a `cohort` command to completion and returns its stdout, failing loudly on a non-zero exit. */
 export function cohort(...args: string[]): string {
@@ -14,7 +17,7 @@ export function cohort(...args: string[]): string {
 export type JsonEvent = Record<string, unknown> & { event: string };
 
 /**
- * A long-running `cohort … --json` process. Its stdout is one JSON event per line; tests wait on
+ * A long-running `cohort … --json` process (the demo's coordinator and sites, end-to-end tests). Its stdout is one JSON event per line; tests wait on
  * those events, never on sleeps.
  */
 export class CohortProcess {
