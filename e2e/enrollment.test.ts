@@ -32,7 +32,7 @@ describe('enrollment', () => {
     const coordinator = await makeCoordinator('Northern consortium');
     const server = track(await start(coordinator));
     const site = track(await openSite());
-    const enrolled = await site.enroll(invite(coordinator.dataDir, 'General Hospital'));
+    const enrolled = await site.enroll(await invite(coordinator.dataDir, 'General Hospital'));
     expect(enrolled.site?.name).toBe('General Hospital');
     expect(enrolled.coordinator?.name).toBe('Northern consortium');
     expect(enrolled.site?.fingerprint).toMatch(/^([0-9a-f]{4} ){7}[0-9a-f]{4}$/);
@@ -44,7 +44,7 @@ describe('enrollment', () => {
   it('refuses a token that was already used', async () => {
     const coordinator = await makeCoordinator();
     track(await start(coordinator));
-    const link = invite(coordinator.dataDir, 'General Hospital');
+    const link = await invite(coordinator.dataDir, 'General Hospital');
     await track(await openSite()).enroll(link);
     await expect(track(await openSite()).enroll(link)).rejects.toThrow(/already been used/);
   });
@@ -52,15 +52,15 @@ describe('enrollment', () => {
   it('refuses an expired token', async () => {
     const coordinator = await makeCoordinator();
     track(await start(coordinator));
-    const link = invite(coordinator.dataDir, 'Late Clinic', 60_000, new Date(Date.now() - 120_000));
+    const link = await invite(coordinator.dataDir, 'Late Clinic', 60_000, new Date(Date.now() - 120_000));
     await expect(track(await openSite()).enroll(link)).rejects.toThrow(/has expired/);
   });
 
   it('refuses a forged token', async () => {
     const coordinator = await makeCoordinator();
     track(await start(coordinator));
-    const real = parseEnrollmentLink(invite(coordinator.dataDir, 'General Hospital'));
-    const forged = invite(coordinator.dataDir, 'Other').replace(
+    const real = parseEnrollmentLink(await invite(coordinator.dataDir, 'General Hospital'));
+    const forged = (await invite(coordinator.dataDir, 'Other')).replace(
       /token=[^&]+/,
       `token=${toBase64(new Uint8Array(32).fill(7))}`,
     );
@@ -82,7 +82,7 @@ describe('enrollment', () => {
   it('refuses an enrollment request whose signature does not match its key', async () => {
     const coordinator = await makeCoordinator();
     track(await start(coordinator));
-    const link = parseEnrollmentLink(invite(coordinator.dataDir, 'General Hospital'));
+    const link = parseEnrollmentLink(await invite(coordinator.dataDir, 'General Hospital'));
     const key = await generateIdentity();
     const other = await generateIdentity();
     const publicKey = toBase64(key.publicKey);
@@ -106,7 +106,7 @@ describe('enrollment', () => {
   it('refuses a coordinator whose certificate is not the one in the link', async () => {
     const coordinator = await makeCoordinator();
     track(await start(coordinator));
-    const link = invite(coordinator.dataDir, 'General Hospital').replace(
+    const link = (await invite(coordinator.dataDir, 'General Hospital')).replace(
       /fingerprint=[0-9a-f]{64}/,
       `fingerprint=${'ab'.repeat(32)}`,
     );
@@ -119,7 +119,7 @@ describe('connection', () => {
     const coordinator = await makeCoordinator();
     track(await start(coordinator));
     const first = await openSite();
-    await first.enroll(invite(coordinator.dataDir, 'General Hospital'));
+    await first.enroll(await invite(coordinator.dataDir, 'General Hospital'));
     await waitForConnection(first, 'connected');
     await first.close();
     // Same enrollment, different identity key: what an attacker with a copy of the database would have.
@@ -134,7 +134,7 @@ describe('connection', () => {
     const coordinator = await makeCoordinator();
     const server = track(await start(coordinator));
     const site = track(await openSite());
-    await site.enroll(invite(coordinator.dataDir, 'General Hospital'));
+    await site.enroll(await invite(coordinator.dataDir, 'General Hospital'));
     await waitForConnection(site, 'connected');
     await server.close();
     running.splice(running.indexOf(server), 1);
@@ -155,7 +155,7 @@ describe('connection', () => {
     const coordinator = await makeCoordinator();
     const server = track(await start(coordinator));
     const site = track(await openSite());
-    await site.enroll(invite(coordinator.dataDir, 'General Hospital'));
+    await site.enroll(await invite(coordinator.dataDir, 'General Hospital'));
     await waitForConnection(site, 'connected');
     await server.close();
     running.splice(running.indexOf(server), 1);

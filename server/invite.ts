@@ -1,28 +1,25 @@
 import { createHash, randomBytes } from 'node:crypto';
+import type { AdminInvitation } from '../core/protocol/admin.js';
 import { formatEnrollmentLink } from '../core/protocol/enrollment.js';
 import type { CoordinatorConfig } from './data-dir.js';
 import type { CoordinatorStore } from './store/coordinator-store.js';
-
-export interface Invitation {
-  link: string;
-  siteName: string;
-  expiresAt: string;
-}
 
 /**
  * Creates a one-time enrollment invitation. The token (256 random bits) appears only in the returned
  * link; the store keeps its SHA-256.
  */
-export function createInvitation(
-  store: Pick<CoordinatorStore, 'createInvitation'>,
+export async function createInvitation(
+  store: {
+    createInvitation: (input: Parameters<CoordinatorStore['createInvitation']>[0]) => void | Promise<void>;
+  },
   config: CoordinatorConfig,
   siteName: string,
   ttlMs: number,
   now = new Date(),
-): Invitation {
+): Promise<AdminInvitation> {
   const token = randomBytes(32).toString('base64url');
   const expiresAt = new Date(now.getTime() + ttlMs).toISOString();
-  store.createInvitation({
+  await store.createInvitation({
     tokenHash: createHash('sha256').update(token).digest('hex'),
     siteName,
     createdAt: now.toISOString(),

@@ -21,11 +21,16 @@ export function start(coordinator: { dataDir: string; port: number }): Promise<R
 }
 
 /** Creates an invitation directly in the coordinator's store (as `cohort server invite` does). */
-export function invite(dataDir: string, siteName: string, ttlMs = 3_600_000, now = new Date()): string {
+export async function invite(
+  dataDir: string,
+  siteName: string,
+  ttlMs = 3_600_000,
+  now = new Date(),
+): Promise<string> {
   const { config } = loadCoordinatorConfig(dataDir);
   const store = new CoordinatorStore(coordinatorPaths(dataDir).database);
   try {
-    return createInvitation(store, config, siteName, ttlMs, now).link;
+    return (await createInvitation(store, config, siteName, ttlMs, now)).link;
   } finally {
     store.close();
   }

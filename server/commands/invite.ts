@@ -31,7 +31,7 @@ fingerprint the site will pin. Give it to the site's operator over a channel you
   const { paths, config } = loadCoordinatorConfig(dataDir);
   const store = new CoordinatorStore(paths.database);
   try {
-    const invitation = createInvitation(store, config, siteName, ttl);
+    const invitation = await createInvitation(store, config, siteName, ttl);
     if (values.json) console.log(JSON.stringify(invitation));
     else
       console.log(

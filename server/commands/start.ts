@@ -30,7 +30,7 @@ defaults to the one in the public URL given at init. --json prints one JSON even
   } else {
     console.log(`Coordinator '${config.name}' listening on ${coordinator.url}
   certificate (SHA-256): ${displayCertificateFingerprint(config.certificateFingerprint)}
-  console: ${coordinator.url}/console/
+  console: ${coordinator.url}/console/ (sign in with the token in ${dataDir}/admin.token)
 Press Ctrl-C to stop.`);
     coordinator.sessions.on('connected', (s) =>
       console.log(`site ${s.siteId} connected from ${s.remoteAddress}`),

@@ -2,15 +2,8 @@ import { readFileSync } from 'node:fs';
 import { parseCommandArgs, requireOption } from '../../core/cli/args.node.js';
 import { CliError } from '../../core/cli/errors.js';
 import { apiErrorMessage, requestJson } from '../../core/net/pinned-https.node.js';
+import type { AdminStatus } from '../../core/protocol/admin.js';
 import { loadCoordinatorConfig } from '../data-dir.js';
-
-interface StatusSite {
-  id: string;
-  name: string;
-  fingerprint: string;
-  connected: boolean;
-  revoked: boolean;
-}
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parseCommandArgs('server status', args, {
@@ -40,10 +33,7 @@ Asks the running coordinator which sites are enrolled and connected (admin token
     throw new CliError(`server status: ${(error as Error).message}`);
   }
   if (response.status !== 200) throw new CliError(`server status: ${apiErrorMessage(response)}`);
-  const status = response.body as {
-    coordinator: { name: string; identityFingerprint: string };
-    sites: StatusSite[];
-  };
+  const status = response.body as AdminStatus;
   if (values.json) {
     console.log(JSON.stringify(status));
     return 0;

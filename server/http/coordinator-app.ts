@@ -25,11 +25,14 @@ import {
   siteMessageSchema,
   type CoordinatorMessage,
 } from '../../core/protocol/session.js';
+import type { AdminInvitation, AdminStatus } from '../../core/protocol/admin.js';
 import { builtUiDir } from '../../core/util/package-root.node.js';
 import type { Remote } from '../../core/util/worker-rpc.node.js';
 import type { CoordinatorConfig } from '../data-dir.js';
 import type { CoordinatorStore } from '../store/coordinator-store.js';
 import { SiteSessions } from './site-sessions.js';
+import { createInvitation } from '../invite.js';
+import { z } from 'zod';
 
 export interface CoordinatorAppOptions {
   config: CoordinatorConfig;
@@ -169,7 +172,7 @@ export async function buildCoordinatorApp(
     };
   });
 
-  app.get('/v1/admin/status', { preHandler: requireAdmin }, async () => {
+  app.get('/v1/admin/status', { preHandler: requireAdmin }, async (): Promise<AdminStatus> => {
     const connected = new Set(sessions.connectedIds());
     const sites = await store.listSites();
     return {
@@ -192,6 +195,40 @@ export async function buildCoordinatorApp(
       ),
     };
   });
+
+  const invitationRequestSchema = z.object({
+    siteName: z.string().trim().min(1).max(100),
+    expiresInHours: z
+      .number()
+      .positive()
+      .max(24 * 90)
+      .default(24),
+  });
+  app.post(
+    '/v1/admin/invitations',
+    { preHandler: requireAdmin },
+    async (request): Promise<AdminInvitation> => {
+      const parsed = invitationRequestSchema.safeParse(request.body);
+      if (!parsed.success)
+        throw new HttpError(
+          400,
+          'bad_request',
+          `malformed invitation request: ${parsed.error.issues[0]?.message}`,
+        );
+      try {
+        return await createInvitation(
+          store,
+          config,
+          parsed.data.siteName,
+          parsed.data.expiresInHours * 3_600_000,
+        );
+      } catch (error) {
+        if ((error as { code?: string }).code === 'name_in_use')
+          throw new HttpError(409, 'name_in_use', (error as Error).message);
+        throw error;
+      }
+    },
+  );
 
   app.get('/v1/ws', { websocket: true }, (socket, request) => {
     void handleSiteSocket(socket, request.socket.remoteAddress ?? 'unknown');

@@ -58,7 +58,10 @@ export class CoordinatorStore {
     const taken = this.db
       .prepare('SELECT 1 FROM sites WHERE name = ? AND revoked_at IS NULL')
       .get(input.siteName);
-    if (taken) throw new Error(`a site named '${input.siteName}' is already enrolled`);
+    if (taken)
+      throw Object.assign(new Error(`a site named '${input.siteName}' is already enrolled`), {
+        code: 'name_in_use',
+      });
     this.db
       .prepare(
         'INSERT INTO enrollment_tokens (token_hash, site_name, created_at, expires_at) VALUES (?, ?, ?, ?)',
