@@ -12,7 +12,8 @@ export function createSettingsTable(db: SqliteDatabase): void {
 }
 
 export function readSetting<T>(db: SqliteDatabase, key: string): T | undefined {
-  const row = db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
+  const row = db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as
+    { value: string } | undefined;
   return row ? (JSON.parse(row.value) as T) : undefined;
 }
 
