@@ -122,6 +122,11 @@ export class SecAggServer {
     return this.sid;
   }
 
+  /** A site's neighbours once U1 is fixed (complete graph: every other site in U1). */
+  neighboursOf(site: string): string[] {
+    return [...(this.graph.get(site) ?? [])];
+  }
+
   /** The sites from which the current stage still expects a message. */
   pending(): string[] {
     const from = (sites: Iterable<string>, done: { has(site: string): boolean }) =>

@@ -1,7 +1,14 @@
 import { SecAggClient } from './client.js';
 import { SecAggError } from './errors.js';
-import type { MaskEngine } from './mask.js';
-import { wireSize, type ClientMessage, type ServerMessage } from './messages.js';
+import { addVectors, type MaskEngine } from './mask.js';
+import {
+  decodeWire,
+  encodeWire,
+  parseServerMessage,
+  wireSize,
+  type ClientMessage,
+  type ServerMessage,
+} from './messages.js';
 import type { SecAggOptions, SessionInfo } from './params.js';
 import { SecAggServer, type SecAggResult, type ServerStage } from './server.js';
 import { sodium } from './sodium.js';
@@ -39,8 +46,13 @@ export interface SimulateOptions extends Omit<SecAggOptions, 'vectorLength'> {
   params: number;
   /** Input per site (default: uniformly random words). */
   inputs?: (siteId: string, index: number) => Uint32Array;
-  /** Sites (by id or index) that go silent before sending their message of that stage. */
-  dropouts?: Partial<Record<DropStage, Iterable<string | number>>>;
+  /**
+   * Sites (by id or index) that go silent before sending their message of that stage; or a function asked
+   * at the start of each stage (it can look at the coordinator, e.g. its graph).
+   */
+  dropouts?:
+    | Partial<Record<DropStage, Iterable<string | number>>>
+    | ((stage: DropStage, server: SecAggServer) => Iterable<string | number> | undefined);
   session?: Partial<SessionInfo>;
   clientEngine?: MaskEngine;
   serverEngine?: MaskEngine;
@@ -50,6 +62,10 @@ export interface SimulateOptions extends Omit<SecAggOptions, 'vectorLength'> {
   onClientError?: 'throw' | 'drop';
   /** Count wire bytes per site (default true). */
   measureTraffic?: boolean;
+  /** Sees every message a site sends (what the coordinator receives). */
+  observe?: (from: string, message: ClientMessage) => void;
+  /** Pass every message through `encodeWire`/`decodeWire` and the schemas, as a network would. */
+  viaWire?: boolean;
 }
 
 export interface SimulationResult {
@@ -103,18 +119,20 @@ export async function simulateRound(options: SimulateOptions): Promise<Simulatio
       }),
     ]),
   );
+  // Inputs are made when a site needs one (just before it masks), so a simulation of many sites with
+  // long vectors holds one input at a time, not all of them.
   const inputs = new Map<string, Uint32Array>();
-  sites.forEach((site, i) => {
-    const input = options.inputs ? options.inputs(site, i) : randomWords(options.params);
+  const provideInput = (site: string) => {
+    const input = options.inputs ? options.inputs(site, sites.indexOf(site)) : randomWords(options.params);
     inputs.set(site, input);
     clients.get(site)!.setInput(input);
-  });
+  };
 
-  const drops = new Map<DropStage, Set<string>>();
-  for (const stage of DROP_STAGES) {
-    const list = [...(options.dropouts?.[stage] ?? [])].map((s) => (typeof s === 'number' ? sites[s]! : s));
-    drops.set(stage, new Set(list));
-  }
+  const dropsAt = (stage: DropStage) => {
+    const spec = options.dropouts;
+    const list = typeof spec === 'function' ? spec(stage, server) : spec?.[stage];
+    return new Set([...(list ?? [])].map((s) => (typeof s === 'number' ? sites[s]! : s)));
+  };
   const gone = new Set<string>();
   const clientMs = new Map(sites.map((s) => [s, 0]));
   const uploadBytes = new Map(sites.map((s) => [s, 0]));
@@ -122,11 +140,18 @@ export async function simulateRound(options: SimulateOptions): Promise<Simulatio
   let serverMs = 0;
   const measure = options.measureTraffic ?? true;
 
+  // The plain sum over the sites whose masked input the coordinator accepted (= U3), accumulated as
+  // they are accepted so the simulation never holds every input at once.
+  const expected = new Uint32Array(options.params);
   const send = (site: string, message: ClientMessage) => {
     if (measure) uploadBytes.set(site, uploadBytes.get(site)! + wireSize(message));
+    options.observe?.(site, message);
+    const received = options.viaWire ? decodeWire(encodeWire(message)) : message;
     const started = performance.now();
-    server.receive(site, message);
+    server.receive(site, received);
     serverMs += performance.now() - started;
+    if (message.type === 'masked-input') addVectors(expected, inputs.get(site)!);
+    if (message.type === 'masked-input') inputs.delete(site);
   };
   const runClient = async (site: string, call: () => ClientMessage | Promise<ClientMessage>) => {
     const started = performance.now();
@@ -144,8 +169,9 @@ export async function simulateRound(options: SimulateOptions): Promise<Simulatio
     }
   };
 
+  const advertiseDrops = dropsAt('advertise');
   for (const site of sites) {
-    if (drops.get('advertise')!.has(site)) gone.add(site);
+    if (advertiseDrops.has(site)) gone.add(site);
     if (gone.has(site)) continue;
     const reply = await runClient(site, () => clients.get(site)!.advertise());
     if (reply) send(site, reply);
@@ -159,22 +185,19 @@ export async function simulateRound(options: SimulateOptions): Promise<Simulatio
       result = output.result;
       break;
     }
-    const stage = DROP_STAGES[index]!;
+    const drops = dropsAt(DROP_STAGES[index]!);
     for (const { to, message } of output.outbound) {
-      if (drops.get(stage)!.has(to)) gone.add(to);
+      if (drops.has(to)) gone.add(to);
       if (gone.has(to)) continue;
-      const delivered = options.intercept ? options.intercept(to, message) : message;
+      const sent = options.viaWire ? parseServerMessage(decodeWire(encodeWire(message))) : message;
+      const delivered = options.intercept ? options.intercept(to, sent) : sent;
       if (!delivered) continue;
+      if (delivered.type === 'shares') provideInput(to);
       const reply = await runClient(to, () => clients.get(to)!.handle(delivered));
       if (reply) send(to, reply);
     }
   }
 
-  const expected = new Uint32Array(options.params);
-  for (const site of result.included) {
-    const x = inputs.get(site)!;
-    for (let i = 0; i < expected.length; i++) expected[i] = expected[i]! + x[i]!;
-  }
   return {
     result,
     expected,

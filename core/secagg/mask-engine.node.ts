@@ -1,0 +1,105 @@
+import { availableParallelism } from 'node:os';
+import { connectWorker, type WorkerHandle } from '../util/worker-rpc.node.js';
+import { siblingModule } from '../util/worker.node.js';
+import {
+  DEFAULT_CHUNK_WORDS,
+  InThreadMaskEngine,
+  applyMasksInThread,
+  type MaskEngine,
+  type MaskStats,
+  type MaskTerm,
+} from './mask.js';
+import type { MaskWorker } from './mask-worker.node.js';
+import { WORDS_PER_BLOCK } from './prg.js';
+import { opensslPrg } from './prg.node.js';
+
+/** The in-thread engine on Node's native ChaCha20: what a site uses to mask its own input. */
+export function nativeMaskEngine(chunkWords = DEFAULT_CHUNK_WORDS): MaskEngine {
+  return new InThreadMaskEngine(opensslPrg, chunkWords);
+}
+
+export interface WorkerMaskEngineOptions {
+  /** Worker threads (default: the machine's available parallelism). */
+  workers?: number;
+  chunkWords?: number;
+  /**
+   * Below this many keystream words in total (vector length × terms) the work stays on the calling thread:
+   * starting and messaging workers would cost more than it saves.
+   */
+  minWorkWords?: number;
+}
+
+/**
+ * Spreads mask work over worker threads: the vector is cut into one contiguous range per worker (aligned
+ * to ChaCha20 blocks, so each worker opens every keystream at its range's block counter) and each worker
+ * applies all terms to its range of a SharedArrayBuffer. The calling thread only waits, so a coordinator's
+ * event loop stays responsive while it unmasks.
+ */
+export function createWorkerMaskEngine(options: WorkerMaskEngineOptions = {}): MaskEngine {
+  const count = Math.max(1, options.workers ?? availableParallelism());
+  const chunkWords = options.chunkWords ?? DEFAULT_CHUNK_WORDS;
+  const minWorkWords = options.minWorkWords ?? 1 << 20;
+  const stats: MaskStats = { keystreamBytes: 0, ms: 0 };
+  let handles: WorkerHandle<MaskWorker>[] | undefined;
+
+  const start = () => {
+    handles ??= Array.from({ length: count }, () =>
+      connectWorker<MaskWorker>(siblingModule(import.meta.url, 'mask-worker.node'), null),
+    );
+    return handles;
+  };
+
+  return {
+    name: `workers(${count})/${opensslPrg.name}`,
+    stats,
+    allocate(length) {
+      return new Uint32Array(new SharedArrayBuffer(length * 4));
+    },
+    async apply(target: Uint32Array, terms: readonly MaskTerm[]) {
+      const started = performance.now();
+      try {
+        if (terms.length === 0 || target.length === 0) return;
+        if (target.length * terms.length < minWorkWords || target.length < count * WORDS_PER_BLOCK * 64) {
+          applyMasksInThread(opensslPrg, target, terms, 0, chunkWords);
+          return;
+        }
+        const shared = target.buffer instanceof SharedArrayBuffer;
+        const work = shared ? target : new Uint32Array(new SharedArrayBuffer(target.byteLength));
+        if (!shared) work.set(target);
+        const keys = new Uint8Array(terms.length * 32);
+        const signs = new Int8Array(terms.length);
+        terms.forEach((term, i) => {
+          keys.set(term.key, i * 32);
+          signs[i] = term.sign;
+        });
+        const workers = start();
+        const per = Math.ceil(work.length / workers.length / WORDS_PER_BLOCK) * WORDS_PER_BLOCK;
+        await Promise.all(
+          workers.map((handle, i) => {
+            const from = Math.min(work.length, i * per);
+            const to = Math.min(work.length, from + per);
+            if (from >= to) return Promise.resolve(0);
+            return handle.remote.apply(
+              work.buffer as SharedArrayBuffer,
+              work.byteOffset,
+              from,
+              to,
+              keys,
+              signs,
+              chunkWords,
+            );
+          }),
+        );
+        if (!shared) target.set(work);
+      } finally {
+        stats.ms += performance.now() - started;
+        stats.keystreamBytes += target.length * 4 * terms.length;
+      }
+    },
+    async close() {
+      const running = handles ?? [];
+      handles = undefined;
+      await Promise.all(running.map((handle) => handle.close()));
+    },
+  };
+}

@@ -1,0 +1,28 @@
+import { serveInWorker } from '../util/worker-rpc.node.js';
+import { applyMasksInThread, type MaskTerm } from './mask.js';
+import { opensslPrg } from './prg.node.js';
+
+/** A mask worker: applies the terms to its range of a shared vector (see mask-engine.node.ts). */
+export interface MaskWorker {
+  apply(
+    buffer: SharedArrayBuffer,
+    byteOffset: number,
+    start: number,
+    end: number,
+    keys: Uint8Array,
+    signs: Int8Array,
+    chunkWords: number,
+  ): number;
+}
+
+serveInWorker<MaskWorker>(() => ({
+  apply(buffer, byteOffset, start, end, keys, signs, chunkWords) {
+    const target = new Uint32Array(buffer, byteOffset + start * 4, end - start);
+    const terms: MaskTerm[] = [];
+    for (let i = 0; i < signs.length; i++) {
+      terms.push({ key: keys.subarray(i * 32, i * 32 + 32), sign: signs[i]! > 0 ? 1 : -1 });
+    }
+    applyMasksInThread(opensslPrg, target, terms, start, chunkWords);
+    return end - start;
+  },
+}));

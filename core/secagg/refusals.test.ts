@@ -1,0 +1,608 @@
+import { combine } from 'shamir-secret-sharing';
+import { describe, expect, it } from 'vitest';
+import { frame, fromBase64, toBase64 } from './bytes.js';
+import { SecAggClient } from './client.js';
+import {
+  advertMessage,
+  DOMAIN,
+  encryptShares,
+  pairSeed,
+  shareKey,
+  sign,
+  x25519,
+  x25519KeyPair,
+} from './crypto.js';
+import { keystream, libsodiumPrg } from './prg.js';
+import type { SecAggError } from './errors.js';
+import type { ClientMessage, ServerMessage, UnmaskRequest } from './messages.js';
+import { makeIdentities } from './simulate.js';
+import { SecAggServer, type Outbound } from './server.js';
+import { sodium } from './sodium.js';
+
+const LENGTH = 8;
+
+/** Five sites (t = 4) driven stage by stage, so a test can tamper with any message or act for a site. */
+async function harness(options: { n?: number; malicious?: string; length?: number } = {}) {
+  const ids = makeIdentities(options.n ?? 5);
+  const roster = Object.fromEntries(ids.map((id) => [id.siteId, id.publicKey]));
+  const session = { federationId: 'fed-a', round: 7, modelHash: 'model-h', configHash: 'config-h' };
+  const length = options.length ?? LENGTH;
+  const config = { session, roster, vectorLength: length };
+  const server = new SecAggServer(config);
+  const clients = new Map(
+    ids
+      .filter((id) => id.siteId !== options.malicious)
+      .map((id) => [
+        id.siteId,
+        new SecAggClient({ ...config, siteId: id.siteId, identitySecretKey: id.secretKey }),
+      ]),
+  );
+  for (const client of clients.values()) client.setInput(new Uint32Array(length).fill(3));
+  let outbound: Outbound[] | undefined;
+  const h = {
+    ids,
+    roster,
+    session,
+    config,
+    server,
+    clients,
+    client: (site: string) => clients.get(site)!,
+    secretKey: (site: string) => ids.find((id) => id.siteId === site)!.secretKey,
+    /** The coordinator's current message to `site`. */
+    messageFor: (site: string) => structuredClone(outbound!.find((o) => o.to === site)!.message),
+    /** Clients answer the current messages (or advertise, first), the coordinator takes the answers and closes the stage. */
+    async step(
+      options: { tamper?: (to: string, m: ServerMessage) => ServerMessage | undefined; skip?: string[] } = {},
+    ) {
+      const errors = new Map<string, SecAggError>();
+      const replies: [string, ClientMessage][] = [];
+      if (!outbound) {
+        for (const [site, client] of clients)
+          if (!options.skip?.includes(site)) replies.push([site, client.advertise()]);
+      } else {
+        for (const { to, message } of outbound) {
+          const client = clients.get(to);
+          if (!client || options.skip?.includes(to)) continue;
+          const delivered = options.tamper ? options.tamper(to, structuredClone(message)) : message;
+          if (!delivered) continue;
+          try {
+            replies.push([to, await client.handle(delivered)]);
+          } catch (error) {
+            errors.set(to, error as SecAggError);
+          }
+        }
+      }
+      for (const [site, reply] of replies) server.receive(site, reply);
+      outbound = (await server.closeStage()).outbound;
+      return { errors, replies: new Map(replies) };
+    },
+  };
+  return h;
+}
+type Harness = Awaited<ReturnType<typeof harness>>;
+
+const expectRefusal = async (call: Promise<unknown> | (() => unknown), code: string) => {
+  const promise = typeof call === 'function' ? Promise.resolve().then(call) : call;
+  await expect(promise).rejects.toMatchObject({ name: 'SecAggError', code });
+};
+
+/** A correctly signed advert of `site` with chosen keys (what a malicious site or a replaying coordinator sends). */
+function advertOf(
+  h: Harness,
+  site: string,
+  cPk: Uint8Array,
+  sPk: Uint8Array,
+  federationId = 'fed-a',
+  round = 7,
+) {
+  const signature = sign(advertMessage(federationId, round, site, cPk, sPk), h.secretKey(site));
+  return {
+    type: 'advertise' as const,
+    federationId,
+    round,
+    site,
+    cPk: toBase64(cPk),
+    sPk: toBase64(sPk),
+    signature: toBase64(signature),
+  };
+}
+
+const SMALL_ORDER_POINTS = [
+  new Uint8Array(32),
+  Uint8Array.from([1, ...new Array(31).fill(0)]),
+  sodium.from_hex('e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800'),
+];
+
+describe('the client refuses at AdvertiseKeys → ShareKeys', () => {
+  it('an advert with a bad signature', async () => {
+    const h = await harness();
+    await h.step();
+    const list = h.messageFor('site-001') as Extract<ServerMessage, { type: 'adverts' }>;
+    const victim = list.adverts[2]!;
+    victim.sPk = list.adverts[3]!.sPk; // keys swapped in: the signature no longer covers them
+    await expectRefusal(h.client('site-001').handle(list), 'bad-signature');
+  });
+
+  it('an advert for another round or federation, even correctly signed', async () => {
+    for (const [federationId, round] of [
+      ['fed-a', 8],
+      ['fed-b', 7],
+    ] as const) {
+      const h = await harness();
+      await h.step();
+      const list = h.messageFor('site-001') as Extract<ServerMessage, { type: 'adverts' }>;
+      const keys = x25519KeyPair();
+      list.adverts[2] = advertOf(
+        h,
+        list.adverts[2]!.site,
+        keys.publicKey,
+        keys.publicKey,
+        federationId,
+        round,
+      );
+      await expectRefusal(h.client('site-001').handle(list), 'wrong-session');
+      // Relabelled to this round, the same advert no longer verifies.
+      const h2 = await harness();
+      await h2.step();
+      const list2 = h2.messageFor('site-001') as Extract<ServerMessage, { type: 'adverts' }>;
+      const replay = advertOf(
+        h2,
+        list2.adverts[2]!.site,
+        keys.publicKey,
+        keys.publicKey,
+        federationId,
+        round,
+      );
+      list2.adverts[2] = { ...replay, federationId: 'fed-a', round: 7 };
+      await expectRefusal(h2.client('site-001').handle(list2), 'bad-signature');
+    }
+  });
+
+  it('an advert list for another federation or round', async () => {
+    const h = await harness();
+    await h.step();
+    const list = h.messageFor('site-001') as Extract<ServerMessage, { type: 'adverts' }>;
+    await expectRefusal(h.client('site-001').handle({ ...list, round: 6 }), 'wrong-session');
+  });
+
+  it('an unknown site, a duplicate, its own advert missing or replaced, fewer than t adverts', async () => {
+    const cases: [string, (list: Extract<ServerMessage, { type: 'adverts' }>, h: Harness) => void][] = [
+      ['unknown-site', (list) => list.adverts.push({ ...list.adverts[1]!, site: 'site-999' })],
+      ['duplicate-site', (list) => list.adverts.push(list.adverts[1]!)],
+      ['self-missing', (list) => list.adverts.splice(0, 1)],
+      [
+        'list-mismatch',
+        (list, h) => {
+          const keys = x25519KeyPair();
+          list.adverts[0] = advertOf(h, 'site-001', keys.publicKey, keys.publicKey);
+        },
+      ],
+      ['below-threshold', (list) => list.adverts.splice(3)],
+    ];
+    for (const [code, tamper] of cases) {
+      const h = await harness();
+      await h.step();
+      const list = h.messageFor('site-001') as Extract<ServerMessage, { type: 'adverts' }>;
+      tamper(list, h);
+      await expectRefusal(h.client('site-001').handle(list), code);
+    }
+  });
+
+  it('a low-order X25519 point, in either key, even when correctly signed', async () => {
+    for (const point of SMALL_ORDER_POINTS) {
+      for (const which of ['c', 's'] as const) {
+        const h = await harness();
+        await h.step();
+        const list = h.messageFor('site-001') as Extract<ServerMessage, { type: 'adverts' }>;
+        const good = x25519KeyPair().publicKey;
+        list.adverts[4] = advertOf(h, 'site-005', which === 'c' ? point : good, which === 's' ? point : good);
+        await expectRefusal(h.client('site-001').handle(list), 'low-order-point');
+      }
+    }
+  });
+
+  it('a replayed or reordered message, and everything after a refusal', async () => {
+    const h = await harness();
+    await h.step();
+    const list = h.messageFor('site-001');
+    await h.client('site-001').handle(list);
+    await expectRefusal(h.client('site-001').handle(list), 'unexpected-message');
+    await expectRefusal(h.client('site-001').handle(list), 'aborted');
+
+    const h2 = await harness();
+    await h2.step();
+    const early = { type: 'alive' as const, sessionId: toBase64(new Uint8Array(32)), alive: ['site-001'] };
+    await expectRefusal(h2.client('site-001').handle(early), 'unexpected-message');
+    await expectRefusal(h2.client('site-001').handle(h2.messageFor('site-001')), 'aborted');
+  });
+
+  it('a malformed message', async () => {
+    const h = await harness();
+    await h.step();
+    await expectRefusal(
+      h.client('site-001').handle({ type: 'adverts', federationId: 'fed-a', round: -1, adverts: [] }),
+      'malformed',
+    );
+  });
+});
+
+describe('the client refuses at ShareKeys → MaskedInputCollection', () => {
+  it('a bundle for another session', async () => {
+    const h = await harness();
+    await h.step();
+    await h.step();
+    const bundle = h.messageFor('site-001') as Extract<ServerMessage, { type: 'shares' }>;
+    bundle.sessionId = toBase64(sodium.randombytes_buf(32));
+    await expectRefusal(h.client('site-001').handle(bundle), 'wrong-session');
+  });
+
+  it('envelopes relabelled by the coordinator (sender/recipient are authenticated data)', async () => {
+    const h = await harness();
+    await h.step();
+    await h.step();
+    const bundle = h.messageFor('site-001') as Extract<ServerMessage, { type: 'shares' }>;
+    const [a, b] = bundle.shares;
+    [a!.ciphertext, b!.ciphertext] = [b!.ciphertext, a!.ciphertext];
+    await expectRefusal(h.client('site-001').handle(bundle), 'decrypt-failed');
+  });
+
+  it('an envelope from another session (replayed from an earlier round)', async () => {
+    const old = await harness();
+    await old.step();
+    await old.step();
+    const h = await harness();
+    await h.step();
+    await h.step();
+    const bundle = h.messageFor('site-001') as Extract<ServerMessage, { type: 'shares' }>;
+    const replayed = old.messageFor('site-001') as Extract<ServerMessage, { type: 'shares' }>;
+    bundle.shares[0]!.ciphertext = replayed.shares[0]!.ciphertext;
+    await expectRefusal(h.client('site-001').handle(bundle), 'decrypt-failed');
+  });
+
+  it('a share whose decrypted sender/recipient do not match the envelope', async () => {
+    for (const inner of [
+      ['site-005', 'site-002'],
+      ['site-004', 'site-001'],
+    ]) {
+      const h = await harness({ malicious: 'site-005' });
+      const c = x25519KeyPair();
+      const s = x25519KeyPair();
+      h.server.receive('site-005', advertOf(h, 'site-005', c.publicKey, s.publicKey));
+      await h.step();
+      const sid = h.server.sessionId!;
+      const list = h.messageFor('site-001') as Extract<ServerMessage, { type: 'adverts' }>;
+      const cPkOf = (site: string) => fromBase64(list.adverts.find((a) => a.site === site)!.cPk);
+      const share = () => sodium.randombytes_buf(33);
+      const shares = ['site-001', 'site-002', 'site-003', 'site-004'].map((to) => {
+        const key = shareKey(x25519(c.secretKey, cPkOf(to), to), sid);
+        if (to !== 'site-001')
+          return { to, ciphertext: toBase64(encryptShares(key, sid, 'site-005', to, share(), share())) };
+        // Correct key and associated data, lying plaintext.
+        const nonce = sodium.randombytes_buf(24);
+        const plaintext = frame(DOMAIN.share, inner[0]!, inner[1]!, share(), share());
+        const ad = frame(DOMAIN.share, sid, 'site-005', 'site-001');
+        const body = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, ad, null, nonce, key);
+        return { to, ciphertext: toBase64(new Uint8Array([...nonce, ...body])) };
+      });
+      const commitment = toBase64(sodium.randombytes_buf(32));
+      h.server.receive('site-005', {
+        type: 'share-keys',
+        sessionId: toBase64(sid),
+        site: 'site-005',
+        selfMaskCommitment: commitment,
+        shares,
+      });
+      await h.step();
+      await expectRefusal(h.client('site-001').handle(h.messageFor('site-001')), 'share-mismatch');
+    }
+  });
+
+  it('duplicate, unknown or self senders, and too few shares', async () => {
+    const cases: [string, (b: Extract<ServerMessage, { type: 'shares' }>) => void][] = [
+      ['duplicate-site', (b) => b.shares.push(b.shares[0]!)],
+      ['unknown-site', (b) => (b.shares[0]!.from = 'site-001')],
+      ['unknown-site', (b) => (b.shares[0]!.from = 'site-999')],
+      ['below-threshold', (b) => b.shares.splice(2)],
+    ];
+    for (const [code, tamper] of cases) {
+      const h = await harness();
+      await h.step();
+      await h.step();
+      const bundle = h.messageFor('site-001') as Extract<ServerMessage, { type: 'shares' }>;
+      tamper(bundle);
+      await expectRefusal(h.client('site-001').handle(bundle), code);
+    }
+  });
+
+  it('an input vector of the wrong length (client), and a masked vector of the wrong length (coordinator)', async () => {
+    const h = await harness();
+    expect(() => h.client('site-001').setInput(new Uint32Array(LENGTH + 1))).toThrow(
+      expect.objectContaining({ code: 'wrong-length' }),
+    );
+    await h.step();
+    await h.step();
+    await expectRefusal(
+      h.client('site-001').onShares(h.messageFor('site-001') as never, new Uint32Array(LENGTH - 1)),
+      'wrong-length',
+    );
+    const masked = await h.client('site-002').handle(h.messageFor('site-002'));
+    const short = { ...masked, vector: (masked as { vector: Uint32Array }).vector.subarray(1) };
+    expect(() => h.server.receive('site-002', short)).toThrow(
+      expect.objectContaining({ code: 'wrong-length' }),
+    );
+  });
+});
+
+describe('the client refuses at ConsistencyCheck', () => {
+  const atAlive = async (options: { dropAtShareKeys?: string } = {}) => {
+    const h = await harness();
+    await h.step();
+    await h.step({ skip: options.dropAtShareKeys ? [options.dropAtShareKeys] : [] });
+    await h.step();
+    return h;
+  };
+
+  it('duplicates, unknown sites, itself missing, fewer than t alive, a site alive that never sent shares', async () => {
+    const cases: [string, (alive: string[]) => string[]][] = [
+      ['duplicate-site', (a) => [...a, a[1]!]],
+      ['unknown-site', (a) => [...a, 'site-999']],
+      ['self-missing', (a) => a.filter((s) => s !== 'site-001')],
+      ['below-threshold', (a) => a.slice(0, 3)],
+    ];
+    for (const [code, tamper] of cases) {
+      const h = await atAlive();
+      const message = h.messageFor('site-001') as Extract<ServerMessage, { type: 'alive' }>;
+      await expectRefusal(h.client('site-001').handle({ ...message, alive: tamper(message.alive) }), code);
+    }
+    const h = await atAlive({ dropAtShareKeys: 'site-005' });
+    const message = h.messageFor('site-001') as Extract<ServerMessage, { type: 'alive' }>;
+    expect(message.alive).not.toContain('site-005');
+    await expectRefusal(
+      h.client('site-001').handle({ ...message, alive: [...message.alive, 'site-005'] }),
+      'list-mismatch',
+    );
+  });
+});
+
+describe('the client refuses at Unmasking', () => {
+  /** A round where site-005 dropped after ShareKeys (so it is dead), run up to the unmask requests. */
+  const atUnmask = async () => {
+    const h = await harness();
+    await h.step();
+    await h.step();
+    await h.step({ skip: ['site-005'] });
+    await h.step();
+    return h;
+  };
+  const request = (h: Harness) => h.messageFor('site-001') as UnmaskRequest;
+
+  it('answers an honest request, never with both shares for one site', async () => {
+    const h = await atUnmask();
+    const { replies } = await h.step();
+    for (const reply of replies.values()) {
+      if (reply.type !== 'unmask') throw new Error('expected unmask responses');
+      const self = reply.selfMaskShares.map((s) => s.of);
+      const keys = reply.keyShares.map((s) => s.of);
+      expect(self.filter((s) => keys.includes(s))).toEqual([]);
+      expect(keys).toEqual(['site-005']);
+      expect(self).toEqual(['site-001', 'site-002', 'site-003', 'site-004']);
+    }
+  });
+
+  const cases: [string, string, (r: UnmaskRequest) => void][] = [
+    ['alive-dead-overlap', 'a site in both the alive and the dead list', (r) => r.dead.push('site-002')],
+    ['alive-dead-overlap', 'itself in both lists', (r) => r.dead.push('site-001')],
+    ['duplicate-site', 'a duplicate in the alive list', (r) => r.alive.push('site-003')],
+    ['duplicate-site', 'a duplicate in the dead list', (r) => r.dead.push('site-005')],
+    ['unknown-site', 'an unknown site in the dead list', (r) => r.dead.push('site-999')],
+    [
+      'self-dead',
+      'itself listed dead',
+      (r) => {
+        r.alive = r.alive.filter((s) => s !== 'site-001');
+        r.dead.push('site-001');
+      },
+    ],
+    ['below-threshold', '|alive| < t', (r) => (r.alive = r.alive.slice(0, 3))],
+    ['list-mismatch', 'a dead list that omits a site in U2 \\ U3', (r) => (r.dead = [])],
+    [
+      'list-mismatch',
+      'an alive list that differs from the U3 it signed',
+      (r) => {
+        r.alive = ['site-001', 'site-002', 'site-003', 'site-005'];
+        r.dead = ['site-004'];
+      },
+    ],
+    ['insufficient-signatures', 'U3 signed by t − 1 sites', (r) => (r.signatures = r.signatures.slice(0, 3))],
+    [
+      'bad-signature',
+      'one bad consistency signature',
+      (r) => (r.signatures[1]!.signature = toBase64(sodium.randombytes_buf(64))),
+    ],
+    ['duplicate-site', 'a signer counted twice', (r) => r.signatures.push(r.signatures[0]!)],
+    [
+      'unknown-site',
+      'a signature from a site outside U3',
+      (r) => r.signatures.push({ ...r.signatures[0]!, site: 'site-005' }),
+    ],
+    ['wrong-session', 'a request for another session', (r) => (r.sessionId = toBase64(new Uint8Array(32)))],
+  ];
+  for (const [code, what, tamper] of cases) {
+    it(`${what} (${code})`, async () => {
+      const h = await atUnmask();
+      const r = request(h);
+      tamper(r);
+      await expectRefusal(h.client('site-001').handle(r), code);
+    });
+  }
+
+  it('a replayed unmask request', async () => {
+    const h = await atUnmask();
+    await h.client('site-001').handle(request(h));
+    await expectRefusal(h.client('site-001').handle(request(h)), 'unexpected-message');
+  });
+
+  it('a split view: two alive lists, neither signed by t sites, so no site reveals both shares of a target', async () => {
+    // The coordinator received every masked input but tells sites 1, 2, 5 that U3 = all five (site-005 alive:
+    // they would reveal b_5) and sites 3, 4 that U3 = {1, 2, 3, 4} (site-005 dead: they would reveal s_5^SK).
+    const h = await harness();
+    await h.step();
+    await h.step();
+    await h.step();
+    const all = ['site-001', 'site-002', 'site-003', 'site-004', 'site-005'];
+    const fake = all.slice(0, 4);
+    const sid = toBase64(h.server.sessionId!);
+    const signatures = new Map<string, string>();
+    for (const site of all) {
+      const alive = ['site-003', 'site-004'].includes(site) ? fake : all;
+      const reply = h.client(site).onAlive({ type: 'alive', sessionId: sid, alive });
+      signatures.set(site, reply.signature);
+    }
+    const sigs = (sites: string[]) => sites.map((site) => ({ site, signature: signatures.get(site)! }));
+    // Group A (alive view) has 3 < t = 4 signatures over its list; padding with group B's fails verification.
+    await expectRefusal(
+      () =>
+        h.client('site-001').onUnmaskRequest({
+          type: 'unmask-request',
+          sessionId: sid,
+          alive: all,
+          dead: [],
+          signatures: sigs(['site-001', 'site-002', 'site-005']),
+        }),
+      'insufficient-signatures',
+    );
+    await expectRefusal(
+      () =>
+        h.client('site-002').onUnmaskRequest({
+          type: 'unmask-request',
+          sessionId: sid,
+          alive: all,
+          dead: [],
+          signatures: sigs(all),
+        }),
+      'bad-signature',
+    );
+    await expectRefusal(
+      () =>
+        h.client('site-003').onUnmaskRequest({
+          type: 'unmask-request',
+          sessionId: sid,
+          alive: fake,
+          dead: ['site-005'],
+          signatures: sigs(fake),
+        }),
+      'bad-signature',
+    );
+    await expectRefusal(
+      () =>
+        h.client('site-004').onUnmaskRequest({
+          type: 'unmask-request',
+          sessionId: sid,
+          alive: fake,
+          dead: ['site-005'],
+          signatures: sigs(['site-003', 'site-004']),
+        }),
+      'insufficient-signatures',
+    );
+  });
+});
+
+describe('the coordinator refuses bad site messages and keeps going', () => {
+  it('at AdvertiseKeys: unknown or impersonated sites, duplicates, other rounds, bad signatures, low-order keys', async () => {
+    const h = await harness({ malicious: 'site-005' });
+    const keys = x25519KeyPair();
+    const good = advertOf(h, 'site-005', keys.publicKey, keys.publicKey);
+    const refusesWith = (from: string, message: unknown, code: string) =>
+      expect(() => h.server.receive(from, message)).toThrow(expect.objectContaining({ code }));
+    refusesWith('site-999', { ...good, site: 'site-999' }, 'unknown-site');
+    refusesWith('site-004', good, 'unknown-site');
+    refusesWith(
+      'site-005',
+      advertOf(h, 'site-005', keys.publicKey, keys.publicKey, 'fed-a', 8),
+      'wrong-session',
+    );
+    refusesWith('site-005', { ...good, cPk: toBase64(x25519KeyPair().publicKey) }, 'bad-signature');
+    refusesWith(
+      'site-005',
+      advertOf(h, 'site-005', SMALL_ORDER_POINTS[0]!, keys.publicKey),
+      'low-order-point',
+    );
+    refusesWith('site-005', { ...good, extra: 1 }, 'malformed');
+    h.server.receive('site-005', good);
+    refusesWith('site-005', good, 'duplicate-site');
+    await h.step();
+    expect(h.server.stage).toBe('share-keys');
+    refusesWith('site-005', good, 'stage-closed');
+  });
+
+  it('at later stages: wrong session, messages from sites not in the stage set, the wrong kind of share', async () => {
+    const h = await harness();
+    await h.step();
+    const { replies } = await h.step({ skip: ['site-005'] });
+    expect(() => h.server.receive('site-005', { ...replies.get('site-001')!, site: 'site-005' })).toThrow(
+      expect.objectContaining({ code: 'stage-closed' }),
+    );
+    await h.step();
+    await h.step();
+    const response = await h.client('site-001').handle(h.messageFor('site-001'));
+    if (response.type !== 'unmask') throw new Error('expected an unmask response');
+    const swapped = { ...response, selfMaskShares: response.keyShares, keyShares: response.selfMaskShares };
+    expect(() => h.server.receive('site-001', swapped)).toThrow(
+      expect.objectContaining({ code: 'list-mismatch' }),
+    );
+    expect(() =>
+      h.server.receive('site-001', { ...response, sessionId: toBase64(new Uint8Array(32)) }),
+    ).toThrow(expect.objectContaining({ code: 'wrong-session' }));
+    h.server.receive('site-001', response);
+    expect(() => h.server.receive('site-001', response)).toThrow(
+      expect.objectContaining({ code: 'duplicate-site' }),
+    );
+  });
+});
+
+describe('a dropped site', () => {
+  it('stays hidden by its self mask when its masked input arrives late and its mask key is revealed', async () => {
+    // site-005 sends its shares, then its masked input arrives only after the coordinator closed that stage.
+    const length = 4096;
+    const h = await harness({ length });
+    h.client('site-005').setInput(new Uint32Array(length)); // a maximally non-random input: all zeros
+    await h.step();
+    const adverts = (h.messageFor('site-001') as Extract<ServerMessage, { type: 'adverts' }>).adverts;
+    const sPk = (site: string) => fromBase64(adverts.find((a) => a.site === site)!.sPk);
+    await h.step();
+    const late = await h.client('site-005').handle(h.messageFor('site-005'));
+    await h.step({ skip: ['site-005'] });
+    expect(() => h.server.receive('site-005', late)).toThrow(
+      expect.objectContaining({ code: 'stage-closed' }),
+    );
+    await h.step();
+    const { replies } = await h.step();
+    expect(h.server.stage).toBe('done');
+
+    // Everything the coordinator learns about site-005: its late y and the revealed shares of s_5^SK.
+    const responses = [...replies.values()].filter((r) => r.type === 'unmask');
+    expect(responses.flatMap((r) => r.selfMaskShares).filter((s) => s.of === 'site-005')).toEqual([]);
+    const keyShares = responses.flatMap((r) => r.keyShares).filter((s) => s.of === 'site-005');
+    const sKey = await combine(keyShares.map((s) => fromBase64(s.share)));
+    expect(sodium.crypto_scalarmult_base(sKey)).toEqual(sPk('site-005')); // the real mask key
+    const sid = h.server.sessionId!;
+    const z = (late as { vector: Uint32Array }).vector.slice();
+    for (const v of ['site-001', 'site-002', 'site-003', 'site-004']) {
+      const stream = keystream(libsodiumPrg, pairSeed(x25519(sKey, sPk(v), v), sid, 'site-005', v), length);
+      for (let i = 0; i < length; i++) z[i] = z[i]! - ('site-005' < v ? 1 : -1) * stream[i]!;
+    }
+    // What is left is x_5 + PRG(b_5): x_5 is all zeros, the remainder is uniform.
+    expect(z.filter((w) => w === 0).length).toBeLessThan(2);
+    expect(chiSquareTopByte(z)).toBeLessThan(CHI2_255_LIMIT);
+  });
+});
+
+/** χ² of the top bytes of `words` against uniform over 256 values (255 degrees of freedom). */
+function chiSquareTopByte(words: Uint32Array): number {
+  const counts = new Array<number>(256).fill(0);
+  for (const w of words) counts[w >>> 24]!++;
+  const expected = words.length / 256;
+  return counts.reduce((sum, c) => sum + (c - expected) ** 2 / expected, 0);
+}
+/** P(χ²₂₅₅ > 420) < 1e-9: a uniform stream essentially never fails; a structured one always does. */
+const CHI2_255_LIMIT = 420;
