@@ -6,18 +6,19 @@ import reactHooks from 'eslint-plugin-react-hooks';
 import globals from 'globals';
 import { builtinModules } from 'node:module';
 
-const nodeBuiltins = builtinModules.flatMap((name) => [name, `${name}/*`, `node:${name}`, `node:${name}/*`]);
-const noNode = {
-  group: nodeBuiltins,
-  message: 'Platform-free code imports no Node built-ins; move this into a *.node.ts file.',
-};
+// Exact specifiers (not gitignore-style patterns, which would also match our own folders named like
+// built-ins, e.g. core/crypto/).
+const nodeBuiltins = [...new Set(builtinModules.flatMap((name) => [name, `node:${name}`]))];
+const noNodePaths = (message) => nodeBuiltins.map((name) => ({ name, message }));
+const platformFreeMessage = 'Platform-free code imports no Node built-ins; move this into a *.node.ts file.';
+const noNode = { group: ['node:*'], message: platformFreeMessage };
 const noElectron = {
   name: 'electron',
   message: 'Only *.main.ts and *.preload.ts files may import electron.',
 };
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'models/**', 'test-results/**', 'playwright-report/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'models/**', 'test-results/**', 'playwright-report/**', '.scratch/**'] },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {
@@ -37,7 +38,7 @@ export default tseslint.config(
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
-          paths: [noElectron],
+          paths: [noElectron, ...noNodePaths(platformFreeMessage)],
           patterns: [
             noNode,
             {
@@ -93,6 +94,7 @@ export default tseslint.config(
               importNames: ['ipcMain', 'app', 'BrowserWindow', 'shell'],
               message: 'A preload only bridges.',
             },
+            ...noNodePaths('A sandboxed preload has no Node built-ins.'),
           ],
           patterns: [noNode],
         },
@@ -127,9 +129,9 @@ export default tseslint.config(
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
-          paths: [noElectron],
+          paths: [noElectron, ...noNodePaths('UI code runs in a sandboxed browser: no Node built-ins.')],
           patterns: [
-            { group: nodeBuiltins, message: 'UI code runs in a sandboxed browser: no Node built-ins.' },
+            { group: ['node:*'], message: 'UI code runs in a sandboxed browser: no Node built-ins.' },
             {
               group: ['**/src-main/**', '**/server/**', '**/core/**', '!**/server/console/**'],
               allowTypeImports: true,
