@@ -10,6 +10,14 @@ const commands: Record<string, CommandEntry> = {
     summary: 'run the site agent and its UI on 127.0.0.1',
     load: () => import('./commands/site-serve.js'),
   },
+  'site import': {
+    summary: 'import VQA-RAD, SLAKE, CSV/JSONL or DICOM data into the site store',
+    load: () => import('./commands/site-import.js'),
+  },
+  'site data': {
+    summary: "count the site's images and questions by split, answer type, organ",
+    load: () => import('./commands/site-data.js'),
+  },
 };
 
 export function run(command: string, args: string[]): Promise<number> {

@@ -24,6 +24,11 @@ export interface ItemError {
   /** Where in the input: a row index, a question id or a file name. */
   item: string;
   message: string;
+  /**
+   * The local file the error is about, for the operator's eyes only: importers return it but the site
+   * store never writes it (file names of hospital exports can carry patient names).
+   */
+  path?: string;
 }
 
 /**

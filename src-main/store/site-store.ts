@@ -1,7 +1,24 @@
 import { chmodSync, existsSync } from 'node:fs';
 import { readSetting, writeSetting } from '../../core/store/settings.node.js';
 import { openDatabase, type SqliteDatabase } from '../../core/store/sqlite.node.js';
+import type { ImportProgress, ImportSummary } from '../importers/types.js';
 import { siteMigrations } from './migrations.js';
+import {
+  SiteData,
+  type DataCounts,
+  type ImageQuery,
+  type ImageRow,
+  type ImportRecord,
+  type RecordQuery,
+  type RecordRow,
+  type TrainingDataQuery,
+} from './site-data.js';
+
+/** Progress of a running import, sent from the store worker to whoever started it (by token). */
+export interface ImportProgressEvent extends ImportProgress {
+  type: 'import-progress';
+  token: string;
+}
 
 /**
  * The site's local SQLite store. Synchronous (better-sqlite3): it runs inside the store worker
@@ -9,13 +26,98 @@ import { siteMigrations } from './migrations.js';
  */
 export class SiteStore {
   readonly db: SqliteDatabase;
+  /** Images, questions and imports (migration 2). */
+  readonly data: SiteData;
+  private readonly emit: (event: unknown) => void;
+  private importQueue: Promise<unknown> = Promise.resolve();
+  private readonly runningImports = new Map<string, AbortController>();
 
-  constructor(readonly path: string) {
+  constructor(
+    readonly path: string,
+    options: { emit?: (event: unknown) => void } = {},
+  ) {
     const isNew = !existsSync(path);
     this.db = openDatabase(path, siteMigrations);
     // Records and keys live here: only the site's own user may read the file.
     if (isNew) chmodSync(path, 0o600);
+    this.data = new SiteData(this.db);
+    this.emit = options.emit ?? (() => {});
   }
+
+  // ---- site data (src-main/importers, src-main/data/site-data-service.ts) ----
+
+  /**
+   * Imports a dataset (see ImportRequest): reads and decodes everything first, then writes it in one
+   * transaction. Imports run one at a time. Progress goes out as ImportProgressEvents tagged `token`.
+   */
+  importDataset(request: unknown, token = ''): Promise<ImportSummary> {
+    return this.queueImport(token, async (signal, onProgress) => {
+      const { runImport } = await import('../importers/run-import.js');
+      return runImport(this.data, request, { signal, onProgress });
+    });
+  }
+
+  /** Stops a running import before its write transaction; it then stores nothing. */
+  cancelImport(token: string): boolean {
+    const controller = this.runningImports.get(token);
+    controller?.abort();
+    return controller !== undefined;
+  }
+
+  private queueImport<T>(
+    token: string,
+    run: (signal: AbortSignal, onProgress: (p: ImportProgress) => void) => Promise<T>,
+  ): Promise<T> {
+    const controller = new AbortController();
+    if (token) this.runningImports.set(token, controller);
+    let last = 0;
+    const onProgress = (progress: ImportProgress) => {
+      // Throttled, except phase ends: a 100k-image import must not flood the message port.
+      const now = Date.now();
+      if (progress.done !== progress.total && progress.done !== 0 && now - last < 50) return;
+      last = now;
+      this.emit({ type: 'import-progress', token, ...progress } satisfies ImportProgressEvent);
+    };
+    const result = this.importQueue.then(() => run(controller.signal, onProgress));
+    this.importQueue = result.catch(() => {});
+    return result.finally(() => {
+      if (this.runningImports.get(token) === controller) this.runningImports.delete(token);
+    });
+  }
+
+  listRecords(query: RecordQuery = {}): { total: number; rows: RecordRow[] } {
+    return this.data.listRecords(query);
+  }
+
+  listImages(query: ImageQuery = {}): { total: number; rows: ImageRow[] } {
+    return this.data.listImages(query);
+  }
+
+  thumbnail(imageId: number): { type: string; bytes: Uint8Array } | undefined {
+    return this.data.thumbnail(imageId);
+  }
+
+  imagePixels(imageId: number): ReturnType<SiteData['imagePixels']> {
+    return this.data.imagePixels(imageId);
+  }
+
+  dataCounts(): DataCounts {
+    return this.data.counts();
+  }
+
+  imports(options: { offset?: number; limit?: number; errorLimit?: number } = {}): ImportRecord[] {
+    return this.data.imports(options);
+  }
+
+  importErrors(importId: number, offset = 0, limit = 100): ReturnType<SiteData['importErrors']> {
+    return this.data.importErrors(importId, offset, limit);
+  }
+
+  trainingData(query: TrainingDataQuery = {}): ReturnType<SiteData['trainingData']> {
+    return this.data.trainingData(query);
+  }
+
+  // ---- settings ----
 
   getSetting<T>(key: string): T | undefined {
     return readSetting<T>(this.db, key);

@@ -3,4 +3,4 @@ import { SiteStore } from './site-store.js';
 
 // The site store's thread: every SQL statement of a running agent executes here, off the event loop
 // that serves the UI and the federation connection (DESIGN §8).
-serveInWorker((data) => new SiteStore((data as { path: string }).path));
+serveInWorker((data, emit) => new SiteStore((data as { path: string }).path, { emit }));

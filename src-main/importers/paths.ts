@@ -1,0 +1,42 @@
+import { realpath } from 'node:fs/promises';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+
+export class UnsafePathError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsafePathError';
+  }
+}
+
+const escapes = (root: string, full: string) => {
+  const rel = relative(root, full);
+  return rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel);
+};
+
+/**
+ * Returns a function that resolves paths taken from a dataset (an image column, `img_name`) inside
+ * `root`, refusing anything that would read outside it: absolute paths, `..` segments (with either
+ * slash), NUL bytes, and symbolic links whose target lies outside. It throws UnsafePathError, or the
+ * file system's own error (ENOENT) for a missing file.
+ */
+export function pathResolver(root: string): (name: string) => Promise<string> {
+  let realRoot: Promise<string> | undefined;
+  return async (name) => {
+    if (name.includes('\0')) throw new UnsafePathError('path contains a NUL byte');
+    if (isAbsolute(name) || /^[a-zA-Z]:[\\/]/.test(name) || name.startsWith('\\')) {
+      throw new UnsafePathError(
+        'absolute paths are not allowed: image paths must be relative to the dataset',
+      );
+    }
+    if (name.split(/[\\/]/).includes('..')) {
+      throw new UnsafePathError("path traversal: '..' would leave the dataset folder");
+    }
+    realRoot ??= realpath(root);
+    const base = await realRoot;
+    const full = resolve(base, name);
+    if (escapes(base, full)) throw new UnsafePathError('path leaves the dataset folder');
+    const real = await realpath(full);
+    if (escapes(base, real)) throw new UnsafePathError('symbolic link points outside the dataset folder');
+    return real;
+  };
+}
