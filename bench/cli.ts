@@ -1,7 +1,16 @@
 import { dispatch, type CommandEntry } from '../core/cli/dispatch.js';
 
 /** Benchmarks (`cohort bench <name>`): each prints its figures and, with --json FILE, writes them. */
-const commands: Record<string, CommandEntry> = {};
+const commands: Record<string, CommandEntry> = {
+  import: {
+    summary: 'VQA-RAD import into a fresh site store: wall time, images/s, questions/s, database size',
+    load: () => import('./import.js'),
+  },
+  train: {
+    summary: 'training step time, throughput and memory, side by side with PyTorch',
+    load: () => import('./train.js'),
+  },
+};
 
 export function run(command: string, args: string[]): Promise<number> {
   return dispatch(commands, command, args);

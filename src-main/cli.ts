@@ -18,6 +18,18 @@ const commands: Record<string, CommandEntry> = {
     summary: "count the site's images and questions by split, answer type, organ",
     load: () => import('./commands/site-data.js'),
   },
+  'site synth': {
+    summary: 'generate SynthRad-VQA demo records into the site store',
+    load: () => import('./commands/site-synth.js'),
+  },
+  train: {
+    summary: 'train an adapter on one dataset (no federation)',
+    load: () => import('./training/train.js'),
+  },
+  eval: {
+    summary: 'evaluate an adapter or base model on a dataset',
+    load: () => import('./training/eval.js'),
+  },
 };
 
 export function run(command: string, args: string[]): Promise<number> {

@@ -1,0 +1,213 @@
+/**
+ * Turns site records into model inputs without any vocabulary derived from site data: images are
+ * resized and standardised into patches, and question words become hashed character n-grams (a fixed,
+ * public hash of the text itself), so nothing about a site's wording has to be shared to train.
+ */
+import { stableHash32 } from '../data/split.js';
+import { normalizeAnswer, type GrayImage, type VqaRecord } from '../data/types.js';
+
+export interface FeatureGeometry {
+  imageSize: number;
+  patchSize: number;
+  maxTokens: number;
+  ngramSlots: number;
+  hashBuckets: number;
+}
+
+export const numPatches = (g: FeatureGeometry) => (g.imageSize / g.patchSize) ** 2;
+
+/** Resizes (box filter down, bilinear up) and standardises (zero mean, unit variance) a grayscale image. */
+export function resizeGray(image: GrayImage, size: number): Float32Array {
+  const { width: w, height: h, pixels } = image;
+  if (w <= 0 || h <= 0 || pixels.length !== w * h) throw new Error('resizeGray: malformed image');
+  const out = new Float32Array(size * size);
+  const sx = w / size;
+  const sy = h / size;
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      let v: number;
+      if (sx >= 1 && sy >= 1) {
+        const x0 = Math.floor(x * sx);
+        const x1 = Math.max(x0 + 1, Math.floor((x + 1) * sx));
+        const y0 = Math.floor(y * sy);
+        const y1 = Math.max(y0 + 1, Math.floor((y + 1) * sy));
+        let sum = 0;
+        for (let yy = y0; yy < y1; yy++) for (let xx = x0; xx < x1; xx++) sum += pixels[yy * w + xx]!;
+        v = sum / ((x1 - x0) * (y1 - y0));
+      } else {
+        const fx = Math.min(w - 1, Math.max(0, (x + 0.5) * sx - 0.5));
+        const fy = Math.min(h - 1, Math.max(0, (y + 0.5) * sy - 0.5));
+        const x0 = Math.floor(fx);
+        const y0 = Math.floor(fy);
+        const x1 = Math.min(w - 1, x0 + 1);
+        const y1 = Math.min(h - 1, y0 + 1);
+        const ax = fx - x0;
+        const ay = fy - y0;
+        const top = pixels[y0 * w + x0]! * (1 - ax) + pixels[y0 * w + x1]! * ax;
+        const bottom = pixels[y1 * w + x0]! * (1 - ax) + pixels[y1 * w + x1]! * ax;
+        v = top * (1 - ay) + bottom * ay;
+      }
+      out[y * size + x] = v;
+    }
+  }
+  let mean = 0;
+  for (const v of out) mean += v;
+  mean /= out.length;
+  let variance = 0;
+  for (const v of out) variance += (v - mean) ** 2;
+  const inv = 1 / Math.sqrt(variance / out.length + 1e-2);
+  for (let i = 0; i < out.length; i++) out[i] = (out[i]! - mean) * inv;
+  return out;
+}
+
+/** Image → patches [numPatches, patchSize²], patches in row-major order. */
+export function imageToPatches(image: GrayImage, geometry: FeatureGeometry): Float32Array {
+  const { imageSize: s, patchSize: p } = geometry;
+  if (s % p !== 0) throw new Error('imageSize must be a multiple of patchSize');
+  const img = resizeGray(image, s);
+  const per = s / p;
+  const out = new Float32Array(s * s);
+  let o = 0;
+  for (let py = 0; py < per; py++) {
+    for (let px = 0; px < per; px++) {
+      for (let y = 0; y < p; y++) {
+        for (let x = 0; x < p; x++) out[o++] = img[(py * p + y) * s + px * p + x]!;
+      }
+    }
+  }
+  return out;
+}
+
+export function questionWords(question: string): string[] {
+  return question
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((w) => w.length > 0);
+}
+
+/**
+ * Question → per-word hashed n-gram ids and weights ([maxTokens × ngramSlots] each) and a token mask.
+ * Each word is the mean of the embeddings of the whole word and of its character trigrams (with word
+ * boundary marks), so unseen and misspelt words still land near related ones.
+ */
+export function tokenizeQuestion(
+  question: string,
+  geometry: FeatureGeometry,
+): { ids: Int32Array; weights: Float32Array; mask: Float32Array } {
+  const { maxTokens: L, ngramSlots: K, hashBuckets: H } = geometry;
+  const ids = new Int32Array(L * K);
+  const weights = new Float32Array(L * K);
+  const mask = new Float32Array(L);
+  const words = questionWords(question).slice(0, L);
+  words.forEach((word, t) => {
+    const marked = `<${word}>`;
+    const grams: string[] = [];
+    for (let i = 0; i + 3 <= marked.length; i++) grams.push(marked.slice(i, i + 3));
+    let chosen = grams;
+    if (grams.length > K - 1) {
+      // Keep an even spread of trigrams across long words (start, middle and end all matter).
+      chosen = Array.from(
+        { length: K - 1 },
+        (_, i) => grams[Math.round((i * (grams.length - 1)) / (K - 2))]!,
+      );
+    }
+    const features = [`w:${word}`, ...chosen.map((gm) => `g:${gm}`)];
+    features.forEach((f, k) => {
+      ids[t * K + k] = stableHash32(`cohort/ngram/v1:${f}`) % H;
+      weights[t * K + k] = 1 / features.length;
+    });
+    mask[t] = 1;
+  });
+  return { ids, weights, mask };
+}
+
+/** Examples as flat typed arrays: cheap to transfer to a worker thread and to slice into batches. */
+export interface EncodedExamples {
+  n: number;
+  geometry: FeatureGeometry;
+  /** nImages × numPatches × patchSize² */
+  imageFeatures: Float32Array;
+  imageIndex: Int32Array;
+  tokenIds: Int32Array;
+  tokenWeights: Float32Array;
+  textMask: Float32Array;
+  /** Index into the answer set, or −1 when the answer is outside it (always counted wrong). */
+  labels: Int32Array;
+  closed: Uint8Array;
+}
+
+export function answerIndex(answers: readonly string[]): Map<string, number> {
+  const map = new Map<string, number>();
+  answers.forEach((a, i) => {
+    const key = normalizeAnswer(a);
+    if (!map.has(key)) map.set(key, i);
+  });
+  return map;
+}
+
+export function encodeExamples(
+  records: readonly VqaRecord[],
+  images: ReadonlyMap<string, GrayImage>,
+  answers: readonly string[],
+  geometry: FeatureGeometry,
+): EncodedExamples {
+  const index = answerIndex(answers);
+  const imageSlots = new Map<string, number>();
+  for (const r of records) {
+    if (!images.has(r.imageKey)) throw new Error(`record ${r.id}: image '${r.imageKey}' is missing`);
+    if (!imageSlots.has(r.imageKey)) imageSlots.set(r.imageKey, imageSlots.size);
+  }
+  const per = geometry.imageSize * geometry.imageSize;
+  const imageFeatures = new Float32Array(imageSlots.size * per);
+  for (const [key, slot] of imageSlots)
+    imageFeatures.set(imageToPatches(images.get(key)!, geometry), slot * per);
+  const n = records.length;
+  const L = geometry.maxTokens;
+  const K = geometry.ngramSlots;
+  const out: EncodedExamples = {
+    n,
+    geometry: { ...geometry },
+    imageFeatures,
+    imageIndex: new Int32Array(n),
+    tokenIds: new Int32Array(n * L * K),
+    tokenWeights: new Float32Array(n * L * K),
+    textMask: new Float32Array(n * L),
+    labels: new Int32Array(n),
+    closed: new Uint8Array(n),
+  };
+  records.forEach((r, i) => {
+    const tok = tokenizeQuestion(r.question, geometry);
+    out.imageIndex[i] = imageSlots.get(r.imageKey)!;
+    out.tokenIds.set(tok.ids, i * L * K);
+    out.tokenWeights.set(tok.weights, i * L * K);
+    out.textMask.set(tok.mask, i * L);
+    out.labels[i] = index.get(normalizeAnswer(r.answer)) ?? -1;
+    out.closed[i] = r.answerType === 'closed' ? 1 : 0;
+  });
+  return out;
+}
+
+/** A subset of examples (same image table). */
+export function selectExamples(ex: EncodedExamples, rows: readonly number[]): EncodedExamples {
+  const L = ex.geometry.maxTokens;
+  const K = ex.geometry.ngramSlots;
+  const out: EncodedExamples = {
+    ...ex,
+    n: rows.length,
+    imageIndex: new Int32Array(rows.length),
+    tokenIds: new Int32Array(rows.length * L * K),
+    tokenWeights: new Float32Array(rows.length * L * K),
+    textMask: new Float32Array(rows.length * L),
+    labels: new Int32Array(rows.length),
+    closed: new Uint8Array(rows.length),
+  };
+  rows.forEach((r, i) => {
+    out.imageIndex[i] = ex.imageIndex[r]!;
+    out.tokenIds.set(ex.tokenIds.subarray(r * L * K, (r + 1) * L * K), i * L * K);
+    out.tokenWeights.set(ex.tokenWeights.subarray(r * L * K, (r + 1) * L * K), i * L * K);
+    out.textMask.set(ex.textMask.subarray(r * L, (r + 1) * L), i * L);
+    out.labels[i] = ex.labels[r]!;
+    out.closed[i] = ex.closed[r]!;
+  });
+  return out;
+}
