@@ -61,6 +61,15 @@ export class SiteDataService {
     return this.withProgress(onProgress, signal, (token) => this.store.remote.importDataset(request, token));
   }
 
+  /** Generates SynthRad-VQA demo records (preset, n, seed) into the store, like an import. */
+  generateSynthRad(
+    request: SynthRadRequest,
+    onProgress?: (progress: ImportProgress) => void,
+    signal?: AbortSignal,
+  ): Promise<ImportSummary> {
+    return this.withProgress(onProgress, signal, (token) => this.store.remote.importSynthRad(request, token));
+  }
+
   private async withProgress<T>(
     onProgress: ((progress: ImportProgress) => void) | undefined,
     signal: AbortSignal | undefined,

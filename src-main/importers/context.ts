@@ -29,7 +29,12 @@ export async function forEachBounded<T>(
   fn: (item: T, index: number) => Promise<void>,
 ): Promise<void> {
   let next = 0;
-  const lanes = Math.max(1, Math.min(items.length, concurrency ?? Math.max(2, availableParallelism())));
+  // sharp runs each decode on libuv's pool (4 threads by default); a few more lanes than cores keeps it
+  // busy while other lanes read files and hash (measured on VQA-RAD, 2 cores: 4 lanes ≈ 10% faster than 2).
+  const lanes = Math.max(
+    1,
+    Math.min(items.length, concurrency ?? Math.min(8, Math.max(4, availableParallelism()))),
+  );
   const lane = async () => {
     while (next < items.length) {
       throwIfCancelled(signal);

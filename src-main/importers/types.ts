@@ -25,7 +25,7 @@ export interface ImportOptions {
   questionsTable?: string;
   /** Any per-item error fails the whole import (nothing stored). */
   strict?: boolean;
-  /** Images decoded at once (default: the machine's parallelism, at least 2). */
+  /** Images decoded at once (default: the machine's parallelism, 4 to 8). */
   concurrency?: number;
 }
 

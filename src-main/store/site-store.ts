@@ -57,6 +57,45 @@ export class SiteStore {
     });
   }
 
+  /**
+   * Generates SynthRad-VQA demo records (core/data/synthrad.ts) in the store's thread and imports them
+   * like any other dataset (one transaction, dedup by pixel hash, so a repeat adds nothing).
+   */
+  importSynthRad(
+    params: { preset: string; n: number; seed?: number; validationFraction?: number },
+    token = '',
+  ): Promise<ImportSummary> {
+    return this.queueImport(token, async (signal, onProgress) => {
+      const startedAt = new Date().toISOString();
+      const [{ generateSynthRad, resolveKnobs }, { prepareGenerated }] = await Promise.all([
+        import('../../core/data/synthrad.js'),
+        import('../importers/run-import.js'),
+      ]);
+      const seed = params.seed ?? 1;
+      const options = {
+        preset: params.preset,
+        n: params.n,
+        seed,
+        ...(params.validationFraction !== undefined ? { validationFraction: params.validationFraction } : {}),
+      };
+      const knobs = resolveKnobs(options);
+      onProgress({ phase: 'read', done: 0, total: 1 });
+      const dataset = generateSynthRad(options);
+      onProgress({ phase: 'read', done: 1, total: 1 });
+      const prepared = await prepareGenerated(
+        this.data,
+        dataset,
+        { source: `synthrad:${params.preset}`, options: { preset: params.preset, n: params.n, seed } },
+        { signal, onProgress },
+      );
+      return this.data.commitImport(
+        prepared,
+        { startedAt, seed, validationFraction: knobs.validationFraction },
+        onProgress,
+      );
+    });
+  }
+
   /** Stops a running import before its write transaction; it then stores nothing. */
   cancelImport(token: string): boolean {
     const controller = this.runningImports.get(token);
