@@ -29,10 +29,35 @@ export function x25519KeyPair(): X25519KeyPair {
 }
 
 /**
+ * The points of small order on Curve25519 (and their non-canonical encodings p − 1, p, p + 1), as in
+ * libsodium's `has_small_order`; compared with the top bit cleared, which X25519 ignores.
+ */
+const SMALL_ORDER = [
+  '0000000000000000000000000000000000000000000000000000000000000000',
+  '0100000000000000000000000000000000000000000000000000000000000000',
+  'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
+  '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157',
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+].map((hex) => sodium.from_hex(hex));
+
+/** True for an X25519 public key of small order (checked without a scalar multiplication). */
+export function isSmallOrder(publicKey: Uint8Array): boolean {
+  if (publicKey.length !== 32) return true;
+  return SMALL_ORDER.some((point) => {
+    let diff = (point[31]! ^ publicKey[31]!) & 0x7f;
+    for (let i = 0; i < 31; i++) diff |= point[i]! ^ publicKey[i]!;
+    return diff === 0;
+  });
+}
+
+/**
  * X25519 that refuses small-order public keys: libsodium rejects them (and an all-zero output), and we
  * check the output again so the refusal never depends on a library detail.
  */
 export function x25519(secretKey: Uint8Array, publicKey: Uint8Array, who: string): Uint8Array {
+  if (isSmallOrder(publicKey)) refuse('low-order-point', `${who}'s X25519 key is a low-order point`);
   let shared: Uint8Array;
   try {
     shared = sodium.crypto_scalarmult(secretKey, publicKey);

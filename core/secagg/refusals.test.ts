@@ -107,6 +107,28 @@ function advertOf(
   };
 }
 
+describe('small-order X25519 points', () => {
+  it('the blacklist is exactly what libsodium refuses to multiply, high bit or not', async () => {
+    const { isSmallOrder } = await import('./crypto.js');
+    const sk = x25519KeyPair().secretKey;
+    const list = [
+      ...SMALL_ORDER_POINTS,
+      sodium.from_hex('5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157'),
+      sodium.from_hex('ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f'),
+      sodium.from_hex('edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f'),
+      sodium.from_hex('eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f'),
+    ];
+    for (const point of [
+      ...list,
+      ...list.map((p) => Uint8Array.from(p, (b, i) => (i === 31 ? b | 0x80 : b))),
+    ]) {
+      expect(isSmallOrder(point)).toBe(true);
+      expect(() => sodium.crypto_scalarmult(sk, point)).toThrow();
+    }
+    for (let i = 0; i < 100; i++) expect(isSmallOrder(x25519KeyPair().publicKey)).toBe(false);
+  });
+});
+
 const SMALL_ORDER_POINTS = [
   new Uint8Array(32),
   Uint8Array.from([1, ...new Array(31).fill(0)]),

@@ -9,8 +9,8 @@ import {
   selfSeedCommitment,
   sessionId,
   verify,
+  isSmallOrder,
   x25519,
-  x25519KeyPair,
   type AdvertKeys,
 } from './crypto.js';
 import { SecAggError, refuse } from './errors.js';
@@ -230,9 +230,8 @@ export class SecAggServer {
       refuse('bad-signature', `advert of ${message.site} is not signed by its pinned identity key`);
     }
     // A low-order key would make every other site refuse the round; keep it out of U1 instead.
-    const probe = x25519KeyPair();
-    x25519(probe.secretKey, cPk, message.site);
-    x25519(probe.secretKey, sPk, message.site);
+    if (isSmallOrder(cPk) || isSmallOrder(sPk))
+      refuse('low-order-point', `advert of ${message.site} has a low-order key`);
     this.adverts.set(message.site, message);
     this.keys.set(message.site, { site: message.site, cPk, sPk });
   }

@@ -64,6 +64,8 @@ export interface SimulateOptions extends Omit<SecAggOptions, 'vectorLength'> {
   measureTraffic?: boolean;
   /** Sees every message a site sends (what the coordinator receives). */
   observe?: (from: string, message: ClientMessage) => void;
+  /** Called as each site message of each stage is handled (for progress bars). */
+  progress?: (stage: DropStage, done: number, total: number) => void;
   /** Pass every message through `encodeWire`/`decodeWire` and the schemas, as a network would. */
   viaWire?: boolean;
 }
@@ -75,12 +77,18 @@ export interface SimulationResult {
   exact: boolean;
   /** Per site: milliseconds spent inside its client calls (all stages). */
   clientMs: Map<string, number>;
+  /** Per site and stage (named by the message the site sends), milliseconds. */
+  clientStageMs: Map<string, Partial<Record<DropStage, number>>>;
   /** Milliseconds spent inside the coordinator (receive + closeStage, unmasking included). */
   serverMs: number;
+  /** The same, per stage (its receives and its close). */
+  serverStageMs: Record<DropStage, number>;
   /** Per site: bytes it sent (wire encoding). */
   uploadBytes: Map<string, number>;
   refusals: Map<string, SecAggError>;
   identities: SiteIdentity[];
+  /** The coordinator, after the round (its graph, sets, session id). */
+  server: SecAggServer;
 }
 
 /**
@@ -135,9 +143,14 @@ export async function simulateRound(options: SimulateOptions): Promise<Simulatio
   };
   const gone = new Set<string>();
   const clientMs = new Map(sites.map((s) => [s, 0]));
+  const clientStageMs = new Map(sites.map((s) => [s, {} as Partial<Record<DropStage, number>>]));
   const uploadBytes = new Map(sites.map((s) => [s, 0]));
   const refusals = new Map<string, SecAggError>();
   let serverMs = 0;
+  const serverStageMs = Object.fromEntries(DROP_STAGES.map((stage) => [stage, 0])) as Record<
+    DropStage,
+    number
+  >;
   const measure = options.measureTraffic ?? true;
 
   // The plain sum over the sites whose masked input the coordinator accepted (= U3), accumulated as
@@ -147,13 +160,20 @@ export async function simulateRound(options: SimulateOptions): Promise<Simulatio
     if (measure) uploadBytes.set(site, uploadBytes.get(site)! + wireSize(message));
     options.observe?.(site, message);
     const received = options.viaWire ? decodeWire(encodeWire(message)) : message;
+    const stage = server.stage as DropStage;
     const started = performance.now();
     server.receive(site, received);
-    serverMs += performance.now() - started;
+    const ms = performance.now() - started;
+    serverMs += ms;
+    serverStageMs[stage] += ms;
     if (message.type === 'masked-input') addVectors(expected, inputs.get(site)!);
     if (message.type === 'masked-input') inputs.delete(site);
   };
-  const runClient = async (site: string, call: () => ClientMessage | Promise<ClientMessage>) => {
+  const runClient = async (
+    site: string,
+    stage: DropStage,
+    call: () => ClientMessage | Promise<ClientMessage>,
+  ) => {
     const started = performance.now();
     try {
       return await call();
@@ -165,7 +185,9 @@ export async function simulateRound(options: SimulateOptions): Promise<Simulatio
       }
       throw error;
     } finally {
-      clientMs.set(site, clientMs.get(site)! + performance.now() - started);
+      const ms = performance.now() - started;
+      clientMs.set(site, clientMs.get(site)! + ms);
+      clientStageMs.get(site)![stage] = ms;
     }
   };
 
@@ -173,27 +195,34 @@ export async function simulateRound(options: SimulateOptions): Promise<Simulatio
   for (const site of sites) {
     if (advertiseDrops.has(site)) gone.add(site);
     if (gone.has(site)) continue;
-    const reply = await runClient(site, () => clients.get(site)!.advertise());
+    const reply = await runClient(site, 'advertise', () => clients.get(site)!.advertise());
     if (reply) send(site, reply);
+    options.progress?.('advertise', sites.indexOf(site) + 1, sites.length);
   }
   let result: SecAggResult | undefined;
   for (let index = 1; ; index++) {
+    const closing = server.stage as DropStage;
     const started = performance.now();
     const output = await server.closeStage();
-    serverMs += performance.now() - started;
+    const ms = performance.now() - started;
+    serverMs += ms;
+    serverStageMs[closing] += ms;
     if (output.result) {
       result = output.result;
       break;
     }
-    const drops = dropsAt(DROP_STAGES[index]!);
+    const stage = DROP_STAGES[index]!;
+    const drops = dropsAt(stage);
+    let done = 0;
     for (const { to, message } of output.outbound) {
+      options.progress?.(stage, ++done, output.outbound.length);
       if (drops.has(to)) gone.add(to);
       if (gone.has(to)) continue;
       const sent = options.viaWire ? parseServerMessage(decodeWire(encodeWire(message))) : message;
       const delivered = options.intercept ? options.intercept(to, sent) : sent;
       if (!delivered) continue;
       if (delivered.type === 'shares') provideInput(to);
-      const reply = await runClient(to, () => clients.get(to)!.handle(delivered));
+      const reply = await runClient(to, stage, () => clients.get(to)!.handle(delivered));
       if (reply) send(to, reply);
     }
   }
@@ -203,10 +232,13 @@ export async function simulateRound(options: SimulateOptions): Promise<Simulatio
     expected,
     exact: equalWords(result.sum, expected),
     clientMs,
+    clientStageMs,
     serverMs,
+    serverStageMs,
     uploadBytes,
     refusals,
     identities,
+    server,
   };
 }
 
