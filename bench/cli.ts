@@ -2,6 +2,11 @@ import { dispatch, type CommandEntry } from '../core/cli/dispatch.js';
 
 /** Benchmarks (`cohort bench <name>`): each prints its figures and, with --json FILE, writes them. */
 const commands: Record<string, CommandEntry> = {
+  // Keyed "bench secagg": dispatch() looks up "<command> <sub>" for `cohort bench secagg`.
+  'bench secagg': {
+    summary: 'one secure-aggregation round in-process: client/server time, mask throughput, upload size',
+    load: () => import('./secagg.bench.js'),
+  },
   import: {
     summary: 'VQA-RAD import into a fresh site store: wall time, images/s, questions/s, database size',
     load: () => import('./import.js'),
