@@ -1,12 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { createWorkerMaskEngine, nativeMaskEngine } from './mask-engine.node.js';
+import { createWorkerMaskEngine } from './mask-engine.node.js';
 import { defaultThreshold } from './params.js';
 import { simulateRound } from './simulate.js';
 
-// Sites mask on the calling thread (as a site agent would per round); the coordinator unmasks in workers.
-const clientEngine = nativeMaskEngine();
+// Sites and the coordinator both use worker threads (2 here; small jobs stay on the calling thread).
+const clientEngine = createWorkerMaskEngine({ workers: 2 });
 const serverEngine = createWorkerMaskEngine({ workers: 2 });
-afterAll(() => serverEngine.close());
+afterAll(() => Promise.all([clientEngine.close(), serverEngine.close()]));
 
 /** Inputs spread over the whole uint32 range, so any wrong carry or sign would show. */
 function randomInput(length: number): Uint32Array {
