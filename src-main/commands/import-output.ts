@@ -8,19 +8,34 @@ const PHASE_LABELS: Record<ImportProgress['phase'], string> = {
   done: 'done     ',
 };
 
-/** A progress bar per import phase on stderr (silent for --json unless stderr is a terminal). */
-export function importProgressPrinter(json: boolean): (progress: ImportProgress) => void {
-  const enabled = !json || Boolean(process.stderr.isTTY);
+/**
+ * A progress bar per import phase on stderr (silent for --json unless stderr is a terminal). In logs
+ * (no terminal) a phase shows up only once it has progressed, so a failing import prints nothing but
+ * its one-line error. `clear` wipes an unfinished terminal bar before an error is printed.
+ */
+export function importProgressPrinter(
+  json: boolean,
+): ((progress: ImportProgress) => void) & { clear(): void } {
+  const tty = Boolean(process.stderr.isTTY);
+  const enabled = !json || tty;
   let phase: ImportProgress['phase'] | undefined;
   let bar: ProgressBar | undefined;
-  return (progress) => {
-    if (progress.phase === 'done') return;
+  let pending = false;
+  const print = (progress: ImportProgress) => {
+    if (progress.phase === 'done' || (!tty && progress.done === 0)) return;
     if (progress.phase !== phase) {
       phase = progress.phase;
       bar = new ProgressBar(PHASE_LABELS[phase], progress.total, enabled);
     }
     bar?.update(progress.done);
+    pending = enabled && tty && progress.done < progress.total;
   };
+  return Object.assign(print, {
+    clear() {
+      if (pending) process.stderr.write('\r\x1b[2K');
+      pending = false;
+    },
+  });
 }
 
 const MAX_ERRORS_SHOWN = 20;

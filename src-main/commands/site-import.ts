@@ -139,14 +139,13 @@ export async function run(args: string[]): Promise<number> {
   } catch (error) {
     throw new CliError(`${COMMAND}: cannot open the site store: ${(error as Error).message}`);
   }
+  const progress = importProgressPrinter(json);
   try {
-    const summary = await service.importDataset(
-      { format: format as ImportFormat, path, options },
-      importProgressPrinter(json),
-    );
+    const summary = await service.importDataset({ format: format as ImportFormat, path, options }, progress);
     console.log(json ? JSON.stringify(summary) : formatImportSummary(summary));
     return 0;
   } catch (error) {
+    progress.clear();
     throw new CliError(`${COMMAND}: ${(error as Error).message.split('\n')[0]}`);
   } finally {
     await service.close();

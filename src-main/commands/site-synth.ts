@@ -57,6 +57,7 @@ ${presets}`);
   } catch (error) {
     throw new CliError(`${COMMAND}: cannot open the site store: ${(error as Error).message}`);
   }
+  const progress = importProgressPrinter(json);
   try {
     const summary = await service.generateSynthRad(
       {
@@ -65,11 +66,12 @@ ${presets}`);
         ...(seed !== undefined ? { seed } : {}),
         ...(validationFraction !== undefined ? { validationFraction } : {}),
       },
-      importProgressPrinter(json),
+      progress,
     );
     console.log(json ? JSON.stringify(summary) : formatImportSummary(summary));
     return 0;
   } catch (error) {
+    progress.clear();
     throw new CliError(`${COMMAND}: ${(error as Error).message.split('\n')[0]}`);
   } finally {
     await service.close();

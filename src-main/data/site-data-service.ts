@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { grayToPng } from '../../core/data/image.node.js';
+import type { ImportHistoryQuery, SynthRadRequest } from '../../core/data/site-data-api.js';
 import type { GrayImage, VqaDataset } from '../../core/data/types.js';
 import type { ImportProgress, ImportRequest, ImportSummary, ItemError } from '../importers/types.js';
 import { openSiteStoreWorker, type RemoteSiteStore } from '../store/open-store.js';
@@ -15,14 +16,7 @@ import type {
 import type { ImportProgressEvent } from '../store/site-store.js';
 
 export type { DataCounts, ImageQuery, ImageRow, ImportRecord, RecordQuery, RecordRow, TrainingDataQuery };
-export type { ImportProgress, ImportRequest, ImportSummary, ItemError };
-
-export interface SynthRadRequest {
-  preset: string;
-  n: number;
-  seed?: number;
-  validationFraction?: number;
-}
+export type { ImportHistoryQuery, ImportProgress, ImportRequest, ImportSummary, ItemError, SynthRadRequest };
 
 const isProgressFor =
   (token: string) =>
@@ -135,7 +129,7 @@ export class SiteDataService {
   }
 
   /** Import history, newest first, each with its first per-item errors. */
-  imports(options: { offset?: number; limit?: number; errorLimit?: number } = {}): Promise<ImportRecord[]> {
+  imports(options: ImportHistoryQuery = {}): Promise<ImportRecord[]> {
     return this.store.remote.imports(options);
   }
 

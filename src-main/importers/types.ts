@@ -1,47 +1,19 @@
-import type { ColumnMapping } from '../../core/data/tabular.js';
+import type { RecordedFormat } from '../../core/data/site-data-api.js';
 import type { AnswerType, Split } from '../../core/data/types.js';
 import type { ItemError } from '../../core/data/vqa-rad.js';
 
 export type { ItemError };
-
-export const IMPORT_FORMATS = ['vqa-rad', 'slake', 'csv', 'jsonl', 'dicom'] as const;
-export type ImportFormat = (typeof IMPORT_FORMATS)[number];
-/** Formats recorded in the imports table: the file formats plus generated demo data. */
-export type RecordedFormat = ImportFormat | 'synthrad';
-
-export interface ImportOptions {
-  /** Seed and validation share of the by-image split (defaults: DEFAULT_SPLIT). */
-  seed?: number;
-  validationFraction?: number;
-  /** vqa-rad / slake: the questions file(s), relative to the dataset folder or absolute. */
-  questionsFiles?: string[];
-  /** vqa-rad / slake / csv / jsonl: keep only questions about these organs (case-insensitive). */
-  organs?: string[];
-  /** csv / jsonl: the folder image paths are relative to (default: the table's folder). */
-  imagesDir?: string;
-  /** csv / jsonl / dicom question table: which column holds what. */
-  columns?: Partial<ColumnMapping>;
-  /** dicom: a CSV or JSONL table of questions whose image column holds a SOPInstanceUID or file name. */
-  questionsTable?: string;
-  /** Any per-item error fails the whole import (nothing stored). */
-  strict?: boolean;
-  /** Images decoded at once (default: the machine's parallelism, 4 to 8). */
-  concurrency?: number;
-}
-
-export interface ImportRequest {
-  format: ImportFormat;
-  /** The dataset folder (vqa-rad, slake, dicom) or the table file (csv, jsonl; slake may name the JSON). */
-  path: string;
-  options?: ImportOptions;
-}
-
-export type ImportPhase = 'read' | 'decode' | 'write' | 'done';
-export interface ImportProgress {
-  phase: ImportPhase;
-  done: number;
-  total: number;
-}
+export { IMPORT_FORMATS } from '../../core/data/site-data-api.js';
+export type {
+  DroppedTag,
+  ImportFormat,
+  ImportOptions,
+  ImportPhase,
+  ImportProgress,
+  ImportRequest,
+  ImportSummary,
+  RecordedFormat,
+} from '../../core/data/site-data-api.js';
 
 /** One image, decoded and validated, ready for the store's transaction. */
 export interface PreparedImage {
@@ -84,12 +56,6 @@ export interface PreparedQuestion {
   requestedSplit?: Split;
 }
 
-export interface DroppedTag {
-  tag: string;
-  name: string;
-  files: number;
-}
-
 /** Everything an import will write, computed before the write transaction starts. */
 export interface PreparedImport {
   format: RecordedFormat;
@@ -105,26 +71,6 @@ export interface PreparedImport {
   /** Images whose file failed; their questions are counted as failed too. */
   failedImages: number;
   failedQuestions: number;
-  droppedTags?: DroppedTag[];
+  droppedTags?: { tag: string; name: string; files: number }[];
   notes: string[];
-}
-
-export interface ImportSummary {
-  importId: number;
-  format: RecordedFormat;
-  source: string;
-  status: 'completed';
-  images: { added: number; existing: number; failed: number };
-  questions: { added: number; existing: number; failed: number; skipped: number };
-  skipped: Record<string, number>;
-  /** Split of the questions added by this import. */
-  split: { seed: number; validationFraction: number; train: number; val: number };
-  errors: ItemError[];
-  errorCount: number;
-  droppedTags?: DroppedTag[];
-  notes: string[];
-  /** True when the import found nothing that was not already stored. */
-  nothingNew: boolean;
-  message: string;
-  durationMs: number;
 }

@@ -1,6 +1,13 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  dataCountsSchema,
+  imagePageSchema,
+  importRecordSchema,
+  importSummarySchema,
+  recordPageSchema,
+} from '../../core/data/site-data-api.js';
 import { splitForImage } from '../../core/data/split.js';
 import { DEFAULT_SPLIT } from '../../core/data/vqa-rad.node.js';
 import { SiteDataService } from '../data/site-data-service.js';
@@ -128,5 +135,15 @@ describe.skipIf(!present)('VQA-RAD import (real data, through the store worker)'
     } finally {
       await site.close();
     }
+  });
+
+  it('answers in the shapes the SiteApi contract declares', async () => {
+    // strict parses: an extra or missing field in what the store returns would fail here
+    expect(() => importSummarySchema.strict().parse(first)).not.toThrow();
+    expect(() => recordPageSchema.parse(service.listRecords({ limit: 5 }))).toThrow(); // a promise is not a page
+    recordPageSchema.parse(await service.listRecords({ limit: 5 }));
+    imagePageSchema.parse(await service.listImages({ limit: 5 }));
+    dataCountsSchema.strict().parse(await service.counts());
+    for (const entry of await service.imports()) importRecordSchema.strict().parse(entry);
   });
 });

@@ -1,5 +1,17 @@
 import type { Statement } from 'better-sqlite3';
 import { DataInputError } from '../../core/data/text.js';
+import {
+  MAX_PAGE,
+  MAX_RETURNED_ERRORS,
+  type DataCounts,
+  type ImageQuery,
+  type ImageRow,
+  type ImportHistoryQuery,
+  type ImportRecord,
+  type RecordQuery,
+  type RecordRow,
+  type TrainingDataQuery,
+} from '../../core/data/site-data-api.js';
 import type { AnswerType, GrayImage, Split, VqaDataset, VqaRecord } from '../../core/data/types.js';
 import type { SqliteDatabase } from '../../core/store/sqlite.node.js';
 import type {
@@ -11,94 +23,16 @@ import type {
   RecordedFormat,
 } from '../importers/types.js';
 
-/** Filters for browsing questions; all optional. `organ: null` means "no organ recorded". */
-export interface RecordQuery {
-  split?: Split;
-  answerType?: AnswerType;
-  organ?: string | null;
-  modality?: string | null;
-  imageId?: number;
-  importId?: number;
-  /** Case-insensitive substring of the question or the answer. */
-  search?: string;
-  offset?: number;
-  /** At most MAX_PAGE (500). */
-  limit?: number;
-}
-
-export interface RecordRow {
-  id: number;
-  imageId: number;
-  question: string;
-  answer: string;
-  answerType: AnswerType;
-  split: Split;
-  organ: string | null;
-  modality: string | null;
-  importId: number;
-}
-
-export interface ImageQuery {
-  split?: Split;
-  organ?: string | null;
-  modality?: string | null;
-  importId?: number;
-  offset?: number;
-  limit?: number;
-}
-
-export interface ImageRow {
-  id: number;
-  /** Public dataset file name (VQA-RAD, SLAKE); null for hospital data. */
-  sourceName: string | null;
-  sourceFormat: string;
-  sourceWidth: number;
-  sourceHeight: number;
-  organ: string | null;
-  modality: string | null;
-  split: Split;
-  questions: number;
-  importId: number;
-}
-
-export interface DataCounts {
-  images: number;
-  questions: number;
-  imagesBySplit: Record<Split, number>;
-  questionsBySplit: Record<Split, number>;
-  questionsByAnswerType: Record<AnswerType, number>;
-  /** Per organ / modality (null: not recorded): images and questions. */
-  byOrgan: { organ: string | null; images: number; questions: number }[];
-  byModality: { modality: string | null; images: number; questions: number }[];
-  imports: number;
-}
-
-export interface ImportRecord {
-  id: number;
-  format: RecordedFormat;
-  source: string;
-  options: Record<string, unknown>;
-  status: 'completed' | 'failed' | 'cancelled';
-  startedAt: string;
-  finishedAt: string;
-  images: { added: number; existing: number; failed: number };
-  questions: { added: number; existing: number; failed: number; skipped: number };
-  errorCount: number;
-  /** The first errors (up to `errorLimit`); page through the rest with importErrors. */
-  errors: ItemError[];
-  failure: string | null;
-  skipped: Record<string, number>;
-  droppedTags?: DroppedTag[];
-  notes: string[];
-}
-
-export interface TrainingDataQuery {
-  split?: Split;
-  organ?: string;
-  modality?: string;
-}
-
-export const MAX_PAGE = 500;
+export type {
+  DataCounts,
+  ImageQuery,
+  ImageRow,
+  ImportHistoryQuery,
+  ImportRecord,
+  RecordQuery,
+  RecordRow,
+  TrainingDataQuery,
+};
 
 /** better-sqlite3 binds Buffers, not plain Uint8Arrays (which is what crosses a worker boundary). */
 const blob = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -277,7 +211,7 @@ export class SiteData {
       if (errors.length > 0) message += `; ${plural(errors.length, 'error')}`;
       if (questions.skipped > 0) message += `; ${questions.skipped.toLocaleString('en-US')} skipped`;
       // Paths stay in the returned errors (for the operator), never in the table.
-      const returnedErrors = errors.map((e, i) => {
+      const returnedErrors = errors.slice(0, MAX_RETURNED_ERRORS).map((e, i) => {
         const path = prepared.errors[i]?.path;
         return path !== undefined && i < prepared.errors.length ? { ...e, path } : e;
       });
@@ -448,7 +382,7 @@ export class SiteData {
     ).all(importId, p.limit, p.offset) as ItemError[];
   }
 
-  imports(options: { offset?: number; limit?: number; errorLimit?: number } = {}): ImportRecord[] {
+  imports(options: ImportHistoryQuery = {}): ImportRecord[] {
     const { offset, limit } = page(options.offset, options.limit);
     const rows = this.sql('SELECT * FROM imports ORDER BY id DESC LIMIT ? OFFSET ?').all(limit, offset) as {
       id: number;

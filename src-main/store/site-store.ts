@@ -1,11 +1,13 @@
 import { chmodSync, existsSync } from 'node:fs';
 import { readSetting, writeSetting } from '../../core/store/settings.node.js';
 import { openDatabase, type SqliteDatabase } from '../../core/store/sqlite.node.js';
+import { synthRadRequestSchema, type SynthRadRequest } from '../../core/data/site-data-api.js';
 import type { ImportProgress, ImportSummary } from '../importers/types.js';
 import { siteMigrations } from './migrations.js';
 import {
   SiteData,
   type DataCounts,
+  type ImportHistoryQuery,
   type ImageQuery,
   type ImageRow,
   type ImportRecord,
@@ -61,11 +63,14 @@ export class SiteStore {
    * Generates SynthRad-VQA demo records (core/data/synthrad.ts) in the store's thread and imports them
    * like any other dataset (one transaction, dedup by pixel hash, so a repeat adds nothing).
    */
-  importSynthRad(
-    params: { preset: string; n: number; seed?: number; validationFraction?: number },
-    token = '',
-  ): Promise<ImportSummary> {
+  importSynthRad(request: SynthRadRequest, token = ''): Promise<ImportSummary> {
     return this.queueImport(token, async (signal, onProgress) => {
+      const parsed = synthRadRequestSchema.safeParse(request);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new Error(`invalid SynthRad request: ${issue?.path.join('.') || 'request'}: ${issue?.message}`);
+      }
+      const params = parsed.data;
       const startedAt = new Date().toISOString();
       const [{ generateSynthRad, resolveKnobs }, { prepareGenerated }] = await Promise.all([
         import('../../core/data/synthrad.js'),
@@ -144,7 +149,7 @@ export class SiteStore {
     return this.data.counts();
   }
 
-  imports(options: { offset?: number; limit?: number; errorLimit?: number } = {}): ImportRecord[] {
+  imports(options: ImportHistoryQuery = {}): ImportRecord[] {
     return this.data.imports(options);
   }
 
