@@ -65,8 +65,10 @@ describe('per-item errors: the bad item is reported and left out, the rest is im
     const jpeg = await jpegBytes(7, 200, 150);
     const corrupt = new Uint8Array(jpeg);
     for (let i = 400; i < 700; i++) corrupt[i] = corrupt[i]! ^ 0x5a;
+    const png = await pngBytes(9, 200, 150);
     const files = {
       'images/truncated.jpg': jpeg.subarray(0, Math.floor(jpeg.length * 0.6)),
+      'images/truncated.png': png.subarray(0, Math.floor(png.length * 0.6)),
       'images/corrupt.jpg': corrupt,
       'images/png-named.jpg': await pngBytes(8),
       'images/text-named.jpg': 'this is not an image at all',
@@ -78,11 +80,12 @@ describe('per-item errors: the bad item is reported and left out, the rest is im
     const rows = [row(1, 'good0.jpg'), row(2, 'good1.jpg'), ...names.map((name, i) => row(10 + i, name))];
     const s = store();
     const summary = await runImport(s.data, { format: 'vqa-rad', path: await vqaRadFolder(rows, files) });
-    expect(summary.images).toEqual({ added: 2, existing: 0, failed: 8 });
-    expect(summary.questions).toEqual({ added: 2, existing: 0, failed: 8, skipped: 0 });
+    expect(summary.images).toEqual({ added: 2, existing: 0, failed: 9 });
+    expect(summary.questions).toEqual({ added: 2, existing: 0, failed: 9, skipped: 0 });
     const messages = Object.fromEntries(summary.errors.map((e) => [e.item, e.message]));
     // libvips' reason text can come from another image decoded at the same time; the verdict cannot.
     expect(messages['image truncated.jpg']).toMatch(/image data is corrupt or truncated/);
+    expect(messages['image truncated.png']).toMatch(/image data is corrupt or truncated/);
     expect(messages['image corrupt.jpg']).toMatch(/corrupt or truncated/);
     expect(messages['image png-named.jpg']).toMatch(
       /not what its extension says: named as a JPEG, but its content is a PNG/,
@@ -93,8 +96,8 @@ describe('per-item errors: the bad item is reported and left out, the rest is im
     expect(messages['image huge.png']).toMatch(/100000×100000, larger than the 16384-pixel limit/);
     expect(messages['image missing.jpg']).toBe('image file not found (1 question not imported)');
     // Nothing of a bad item is stored: only the two good images and their questions.
-    expect(sizes(s)).toEqual({ images: 2, questions: 2, errors: 8 });
-    expect(s.data.imports()[0]!.errors).toHaveLength(8);
+    expect(sizes(s)).toEqual({ images: 2, questions: 2, errors: 9 });
+    expect(s.data.imports()[0]!.errors).toHaveLength(9);
     s.close();
   });
 

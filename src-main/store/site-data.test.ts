@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../core/store/sqlite.node.js';
@@ -31,6 +32,15 @@ async function smallDataset(organs: string[], perImage = 2): Promise<string> {
 }
 
 describe('site data schema (migration 2)', () => {
+  it('keeps the database, its WAL and shared-memory file owner-only', async () => {
+    const path = join(tempDir(), 'site.db');
+    const store = new SiteStore(path);
+    await runImport(store.data, { format: 'vqa-rad', path: await smallDataset(['HEAD']) });
+    for (const file of [path, `${path}-wal`, `${path}-shm`])
+      expect(statSync(file).mode & 0o777, file).toBe(0o600);
+    store.close();
+  });
+
   it('upgrades a version-1 database in place, keeping its settings', () => {
     const path = join(tempDir(), 'site.db');
     const old = openDatabase(path, siteMigrations.slice(0, 1));

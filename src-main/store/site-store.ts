@@ -1,4 +1,4 @@
-import { chmodSync, existsSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import { readSetting, writeSetting } from '../../core/store/settings.node.js';
 import { openDatabase, type SqliteDatabase } from '../../core/store/sqlite.node.js';
 import { synthRadRequestSchema, type SynthRadRequest } from '../../core/data/site-data-api.js';
@@ -38,10 +38,12 @@ export class SiteStore {
     readonly path: string,
     options: { emit?: (event: unknown) => void } = {},
   ) {
-    const isNew = !existsSync(path);
+    // Records and keys live here: only the site's own user may read them. The file is created owner-only
+    // before SQLite opens it, because SQLite gives the -wal and -shm files (which hold recent records
+    // too) the database file's mode when it creates them; files from older builds are tightened here.
+    if (!existsSync(path)) closeSync(openSync(path, 'wx', 0o600));
+    for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
     this.db = openDatabase(path, siteMigrations);
-    // Records and keys live here: only the site's own user may read the file.
-    if (isNew) chmodSync(path, 0o600);
     this.data = new SiteData(this.db);
     this.emit = options.emit ?? (() => {});
   }
