@@ -137,8 +137,14 @@ export function parseDicomImage(bytes: Uint8Array): DicomImage {
   const transferSyntax = meta.string('x00020010')?.replace(/\0/g, '').trim() ?? '';
   if (!SUPPORTED_TRANSFER_SYNTAXES[transferSyntax]) {
     const name = OTHER_TRANSFER_SYNTAXES[transferSyntax];
+    // Echo the UID only if it looks like one: whatever else a broken header holds stays out of messages.
+    const shown = /^[0-9.]{1,64}$/.test(transferSyntax)
+      ? transferSyntax
+      : transferSyntax
+        ? 'not a UID'
+        : 'missing';
     throw new DicomError(
-      `unsupported transfer syntax ${name ? `${name} (${transferSyntax})` : `'${transferSyntax || 'missing'}'`}; ` +
+      `unsupported transfer syntax ${name ? `${name} (${transferSyntax})` : `'${shown}'`}; ` +
         'Cohort reads uncompressed little-endian and baseline JPEG',
     );
   }
@@ -170,7 +176,7 @@ export function parseDicomImage(bytes: Uint8Array): DicomImage {
   const bitsAllocated = data.uint16('x00280100') ?? 8;
   const bitsStored = data.uint16('x00280101') ?? bitsAllocated;
   const signed = (data.uint16('x00280103') ?? 0) === 1;
-  const photometric = (data.string('x00280004') ?? 'MONOCHROME2').trim().toUpperCase();
+  const photometric = codeString(data.string('x00280004') ?? 'MONOCHROME2', 16) ?? 'NOT A CODE STRING';
   const frames = Math.max(1, data.intString('x00280008') ?? 1);
   const common = {
     transferSyntax,

@@ -86,6 +86,36 @@ describe('DICOM pixel decoding', () => {
     );
   });
 
+  it('reads 8-bit RGB, interleaved or planar, to the same pixels', () => {
+    const [w, h] = [3, 2];
+    const interleaved = Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 37) % 256);
+    const planar = new Uint8Array(interleaved.length);
+    for (let p = 0; p < w * h; p++)
+      for (let c = 0; c < 3; c++) planar[c * w * h + p] = interleaved[3 * p + c]!;
+    const rgb = (bytes: Uint8Array, planarConfiguration: number) =>
+      parseDicomImage(
+        writeDicom({
+          transferSyntax: TS.explicitLittle,
+          elements: [
+            ...imageElements({
+              rows: h,
+              columns: w,
+              bitsAllocated: 8,
+              samples: 3,
+              photometric: 'RGB',
+            }).filter((e) => e.tag !== 0x00280006),
+            { tag: 0x00280006, vr: 'US', value: planarConfiguration },
+          ],
+          pixels: { vr: 'OB', bytes },
+        }),
+      ).frame;
+    expect(rgb(interleaved, 0)).toEqual({
+      kind: 'raw',
+      raw: { width: w, height: h, channels: 3, pixels: interleaved },
+    });
+    expect(rgb(planar, 1)).toEqual(rgb(interleaved, 0));
+  });
+
   it('names unsupported transfer syntaxes and refuses broken files', async () => {
     const jpeg2000 = writeDicom({
       transferSyntax: TS.jpeg2000,

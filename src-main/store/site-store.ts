@@ -5,6 +5,13 @@ import { synthRadRequestSchema, type SynthRadRequest } from '../../core/data/sit
 import type { ImportProgress, ImportSummary } from '../importers/types.js';
 import { siteMigrations } from './migrations.js';
 import {
+  FederationData,
+  type AuditEntry,
+  type GlobalVersionRow,
+  type LocalRoundRow,
+  type PersonalAdapterRow,
+} from './federation-data.js';
+import {
   SiteData,
   type DataCounts,
   type ImportHistoryQuery,
@@ -30,6 +37,8 @@ export class SiteStore {
   readonly db: SqliteDatabase;
   /** Images, questions and imports (migration 2). */
   readonly data: SiteData;
+  /** Global versions, personal adapters, local rounds, audit log (migration 3). */
+  readonly federation: FederationData;
   private readonly emit: (event: unknown) => void;
   private importQueue: Promise<unknown> = Promise.resolve();
   private readonly runningImports = new Map<string, AbortController>();
@@ -45,6 +54,7 @@ export class SiteStore {
     for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
     this.db = openDatabase(path, siteMigrations);
     this.data = new SiteData(this.db);
+    this.federation = new FederationData(this.db);
     this.emit = options.emit ?? (() => {});
   }
 
@@ -73,7 +83,8 @@ export class SiteStore {
         throw new Error(`invalid SynthRad request: ${issue?.path.join('.') || 'request'}: ${issue?.message}`);
       }
       const params = parsed.data;
-      const startedAt = new Date().toISOString();
+      const started = Date.now();
+      const startedAt = new Date(started).toISOString();
       const [{ generateSynthRad, resolveKnobs }, { prepareGenerated }] = await Promise.all([
         import('../../core/data/synthrad.js'),
         import('../importers/run-import.js'),
@@ -95,11 +106,12 @@ export class SiteStore {
         { source: `synthrad:${params.preset}`, options: { preset: params.preset, n: params.n, seed } },
         { signal, onProgress },
       );
-      return this.data.commitImport(
+      const summary = this.data.commitImport(
         prepared,
         { startedAt, seed, validationFraction: knobs.validationFraction },
         onProgress,
       );
+      return { ...summary, durationMs: Date.now() - started };
     });
   }
 
@@ -161,6 +173,48 @@ export class SiteStore {
 
   trainingData(query: TrainingDataQuery = {}): ReturnType<SiteData['trainingData']> {
     return this.data.trainingData(query);
+  }
+
+  // ---- federated training (src-main/federation) ----
+
+  saveGlobalVersion(row: GlobalVersionRow): void {
+    this.federation.saveGlobalVersion(row);
+  }
+
+  latestGlobalVersion(federationId: string): GlobalVersionRow | undefined {
+    return this.federation.latestGlobalVersion(federationId);
+  }
+
+  knownFederations(): ReturnType<FederationData['federations']> {
+    return this.federation.federations();
+  }
+
+  savePersonalAdapter(row: PersonalAdapterRow): void {
+    this.federation.savePersonalAdapter(row);
+  }
+
+  personalAdapter(federationId: string): PersonalAdapterRow | undefined {
+    return this.federation.personalAdapter(federationId);
+  }
+
+  recordRound(row: LocalRoundRow): void {
+    this.federation.recordRound(row);
+  }
+
+  closeInterruptedRounds(now: string): number {
+    return this.federation.closeInterruptedRounds(now);
+  }
+
+  localRounds(federationId: string, limit?: number): LocalRoundRow[] {
+    return this.federation.rounds(federationId, limit);
+  }
+
+  audit(entry: Omit<AuditEntry, 'id'>): void {
+    this.federation.audit(entry);
+  }
+
+  auditLog(offset?: number, limit?: number): ReturnType<FederationData['auditLog']> {
+    return this.federation.auditLog(offset, limit);
   }
 
   // ---- settings ----
