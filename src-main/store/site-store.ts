@@ -5,13 +5,6 @@ import { synthRadRequestSchema, type SynthRadRequest } from '../../core/data/sit
 import type { ImportProgress, ImportSummary } from '../importers/types.js';
 import { siteMigrations } from './migrations.js';
 import {
-  FederationData,
-  type AuditEntry,
-  type GlobalVersionRow,
-  type LocalRoundRow,
-  type PersonalAdapterRow,
-} from './federation-data.js';
-import {
   SiteData,
   type DataCounts,
   type ImportHistoryQuery,
@@ -37,8 +30,6 @@ export class SiteStore {
   readonly db: SqliteDatabase;
   /** Images, questions and imports (migration 2). */
   readonly data: SiteData;
-  /** Global versions, personal adapters, local rounds, audit log (migration 3). */
-  readonly federation: FederationData;
   private readonly emit: (event: unknown) => void;
   private importQueue: Promise<unknown> = Promise.resolve();
   private readonly runningImports = new Map<string, AbortController>();
@@ -54,7 +45,6 @@ export class SiteStore {
     for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
     this.db = openDatabase(path, siteMigrations);
     this.data = new SiteData(this.db);
-    this.federation = new FederationData(this.db);
     this.emit = options.emit ?? (() => {});
   }
 
@@ -173,48 +163,6 @@ export class SiteStore {
 
   trainingData(query: TrainingDataQuery = {}): ReturnType<SiteData['trainingData']> {
     return this.data.trainingData(query);
-  }
-
-  // ---- federated training (src-main/federation) ----
-
-  saveGlobalVersion(row: GlobalVersionRow): void {
-    this.federation.saveGlobalVersion(row);
-  }
-
-  latestGlobalVersion(federationId: string): GlobalVersionRow | undefined {
-    return this.federation.latestGlobalVersion(federationId);
-  }
-
-  knownFederations(): ReturnType<FederationData['federations']> {
-    return this.federation.federations();
-  }
-
-  savePersonalAdapter(row: PersonalAdapterRow): void {
-    this.federation.savePersonalAdapter(row);
-  }
-
-  personalAdapter(federationId: string): PersonalAdapterRow | undefined {
-    return this.federation.personalAdapter(federationId);
-  }
-
-  recordRound(row: LocalRoundRow): void {
-    this.federation.recordRound(row);
-  }
-
-  closeInterruptedRounds(now: string): number {
-    return this.federation.closeInterruptedRounds(now);
-  }
-
-  localRounds(federationId: string, limit?: number): LocalRoundRow[] {
-    return this.federation.rounds(federationId, limit);
-  }
-
-  audit(entry: Omit<AuditEntry, 'id'>): void {
-    this.federation.audit(entry);
-  }
-
-  auditLog(offset?: number, limit?: number): ReturnType<FederationData['auditLog']> {
-    return this.federation.auditLog(offset, limit);
   }
 
   // ---- settings ----
