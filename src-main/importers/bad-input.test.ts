@@ -318,6 +318,10 @@ describe('CSV and JSONL', () => {
       /has no image column .*--image-col/,
     );
     await expectWholeFailure(s, { format: 'csv', path: writeFile(join(dir, 'empty.csv'), '') }, /is empty/);
+    await expectWholeFailure(s, { format: 'csv', path: join(dir, 'gone.csv') }, /the CSV file not found/);
+    // A hospital table's path and folder are in no history entry, completed or failed.
+    expect(s.data.imports().map((i) => i.source)).toContain('CSV file (path not stored)');
+    expect(JSON.stringify(s.data.imports())).not.toContain(dir);
     await expectWholeFailure(
       s,
       { format: 'csv', path: writeFile(join(dir, 'binary.csv'), new Uint8Array([0x69, 0x00, 0x01, 0x02])) },

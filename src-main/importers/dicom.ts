@@ -10,6 +10,7 @@ import { fileErrorMessage, sha256, toHex } from './image-files.js';
 import { assembleQuestions, type NamedQuestion } from './named-dataset.js';
 import { pathResolver } from './paths.js';
 import { readFile } from 'node:fs/promises';
+import { storedSource } from './stored-source.js';
 import { readQuestionTable } from './tabular.js';
 import type { DroppedTag, ImportOptions, ItemError, PreparedImage, PreparedImport } from './types.js';
 import type { SplitOptions } from './vqa-rad.js';
@@ -182,7 +183,7 @@ export async function prepareDicom(
   );
   return {
     format: 'dicom',
-    source: 'DICOM folder (path not stored)',
+    source: storedSource('dicom'),
     options: {
       ...split,
       questionsTable: Boolean(table),

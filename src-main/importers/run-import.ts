@@ -8,6 +8,7 @@ import type { SiteData } from '../store/site-data.js';
 import { ImportCancelledError, forEachBounded, type ImportContext } from './context.js';
 import { prepareDicom } from './dicom.js';
 import { toHex } from './image-files.js';
+import { HOSPITAL_FORMATS, storedSource } from './stored-source.js';
 import { assembleQuestions, type NamedQuestion } from './named-dataset.js';
 import { parseImportRequest } from './request.js';
 import { prepareSlake } from './slake.js';
@@ -80,7 +81,7 @@ export async function runImport(
     const cancelled = error instanceof ImportCancelledError;
     data.recordFailedImport({
       format: request.format,
-      source: request.format === 'dicom' ? 'DICOM folder (path not stored)' : resolve(request.path),
+      source: storedSource(request.format, resolve(request.path)),
       options: { ...split },
       startedAt,
       status: cancelled ? 'cancelled' : 'failed',
@@ -90,13 +91,19 @@ export async function runImport(
   }
 }
 
-/** A failure message fit for the imports table: DICOM paths can carry patient names, so they go. */
+/** A failure message fit for the imports table: hospital paths can carry patient names, so they go. */
 function storableFailure(request: ImportRequest, error: unknown): string {
   let message = error instanceof Error ? error.message : String(error);
   if (!(error instanceof DataInputError || error instanceof ImportCancelledError))
     message = `internal error: ${message}`;
-  if (request.format !== 'dicom') return message;
-  for (const path of [request.path, resolve(request.path), request.options?.questionsTable].filter(Boolean)) {
+  if (!HOSPITAL_FORMATS.has(request.format)) return message;
+  const paths = [
+    request.path,
+    resolve(request.path),
+    request.options?.questionsTable,
+    request.options?.imagesDir,
+  ];
+  for (const path of paths.filter(Boolean)) {
     message = message.split(path!).join('<path>');
   }
   return message;

@@ -10,6 +10,7 @@ import type { ImportContext } from './context.js';
 import { prepareNamedDataset } from './named-dataset.js';
 import { pathResolver } from './paths.js';
 import { readTextFile } from './read-text.js';
+import { storedSource } from './stored-source.js';
 import type { ImportOptions, PreparedImport } from './types.js';
 import type { SplitOptions } from './vqa-rad.js';
 
@@ -59,7 +60,7 @@ export async function prepareTable(
   return prepareNamedDataset(
     {
       format,
-      source: file,
+      source: storedSource(format),
       options: { ...split, columns: mapping, ...(organs ? { organs: [...organs] } : {}) },
       questions: kept.map((q) => ({
         imageName: q.image,
