@@ -217,6 +217,8 @@ export class SecAggClient {
       // Shares go to the neighbourhood N[u] = neighbours ∪ {u}, in sorted order; u keeps its own.
       const holders = [...this.neighbours, this.siteId].sort();
       const t = this.params.neighbourhoodThreshold;
+      if (holders.length < t)
+        refuse('below-threshold', `${holders.length} sites to share with, threshold ${t}`);
       this.selfSeed = sodium.randombytes_buf(32);
       const selfShares = await split(this.selfSeed, holders.length, t);
       const keyShares = await split(this.sKeys!.secretKey, holders.length, t);

@@ -58,6 +58,16 @@ describe('dropouts with SecAgg+ neighbourhoods (n = 30, k = 8: 7 of 9 shares per
     (count: number, at: DropStage) => (stage: DropStage, server: { neighboursOf(s: string): string[] }) =>
       stage === at ? server.neighboursOf('site-001').slice(0, count) : [];
 
+  it('aborts cleanly when U1 is smaller than one neighbourhood threshold', async () => {
+    const run = simulateRound({
+      ...base,
+      threshold: 2,
+      neighbours: 6,
+      dropouts: { advertise: [0, 1, 2, 3, 4, 5] },
+    });
+    await expect(run).rejects.toMatchObject({ code: 'below-threshold' });
+  });
+
   for (const stage of ['masked-input', 'unmask'] as const) {
     it(`recovers when a neighbourhood loses 2 members before ${stage}`, async () => {
       const sim = await simulateRound({ ...plus, dropouts: neighboursOfFirst(2, stage) });
