@@ -7,11 +7,11 @@ const commands: Record<string, CommandEntry> = {
     summary: 'one secure-aggregation round in-process: client/server time, mask throughput, upload size',
     load: () => import('./secagg.bench.js'),
   },
-  import: {
+  'bench import': {
     summary: 'VQA-RAD import into a fresh site store: wall time, images/s, questions/s, database size',
     load: () => import('./import.js'),
   },
-  train: {
+  'bench train': {
     summary: 'training step time, throughput and memory, side by side with PyTorch',
     load: () => import('./train.js'),
   },
