@@ -7,12 +7,22 @@ import { loadCoordinatorConfig, type CoordinatorConfig } from './data-dir.js';
 import { buildCoordinatorApp } from './http/coordinator-app.js';
 import type { SiteSessions } from './http/site-sessions.js';
 import { openCoordinatorStoreWorker } from './store/open-store.js';
+import { RoundEngine } from './rounds/round-engine.js';
+import { defaultFederationConfig, initialSharedVector } from './federations.js';
+import { normalizeAnswerSet } from '../core/ml/adapter.js';
+import { defaultBaseModelDir, loadBaseModel } from '../core/ml/base-model.node.js';
+import type { BaseModel } from '../core/ml/engine.node.js';
+import type { Remote } from '../core/util/worker-rpc.node.js';
+import type { CoordinatorStore } from './store/coordinator-store.js';
+import { createWorkerMaskEngine } from '../core/secagg/mask-engine.node.js';
 
 export interface RunningCoordinator {
   url: string;
   port: number;
   config: CoordinatorConfig;
   sessions: SiteSessions;
+  rounds: RoundEngine;
+  store: Remote<CoordinatorStore>;
   app: FastifyInstance;
   close(): Promise<void>;
 }
@@ -23,17 +33,33 @@ export async function startCoordinator(options: {
   port: number;
   host?: string;
   heartbeatMs?: number;
+  baseModelDir?: string;
 }): Promise<RunningCoordinator> {
   const { paths, config } = loadCoordinatorConfig(options.dataDir);
   const identity = readIdentityKeyFile(paths.identityKey);
   const store = await openCoordinatorStoreWorker(paths.database);
-  const { app, sessions } = await buildCoordinatorApp({
+  const interrupted = await store.remote.abortInterruptedRounds(new Date().toISOString());
+  for (const { federationId, round } of interrupted) {
+    console.error(
+      `coordinator: round ${round} of ${federationId} was interrupted by a restart and is closed as aborted`,
+    );
+  }
+  const maskEngine = createWorkerMaskEngine();
+  let base: Promise<BaseModel> | undefined;
+  const loadBase = () => (base ??= loadBaseModel(options.baseModelDir ?? defaultBaseModelDir()));
+  const { app, sessions, rounds } = await buildCoordinatorApp({
     config,
     store: store.remote,
     identity,
     tls: { key: readFileSync(paths.tlsKey, 'utf8'), cert: readFileSync(paths.tlsCertificate, 'utf8') },
     adminToken: readFileSync(paths.adminToken, 'utf8'),
     ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
+    rounds: (siteSessions) => new RoundEngine(store.remote, siteSessions, identity, maskEngine),
+    createFederation: async ({ name, answers, overrides }) => {
+      const model = await loadBase();
+      const config = defaultFederationConfig(model, name, normalizeAnswerSet(answers), overrides);
+      return { config, initialShared: initialSharedVector(model, config) };
+    },
   });
   const host = options.host ?? '127.0.0.1';
   try {
@@ -57,10 +83,13 @@ export async function startCoordinator(options: {
     port,
     config,
     sessions,
+    rounds: rounds!,
+    store: store.remote,
     app,
     async close() {
       sessions.closeAll(CLOSE_CODES.shuttingDown, 'coordinator shutting down');
       await app.close();
+      await maskEngine.close();
       await store.close();
     },
   };

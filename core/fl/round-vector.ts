@@ -34,7 +34,7 @@ export interface SiteContribution {
 }
 
 /** The largest weight a site may claim; keeps the quantization step fine for any realistic site. */
-export const MAX_SITE_WEIGHT = 1_000_000;
+export const MAX_SITE_WEIGHT = 100_000;
 
 /** The encoding every participant of a round derives from public round facts alone. */
 export function roundEncodingSpec(clipNorm: number, participants: number): EncodingSpec {

@@ -20,10 +20,13 @@ export const roundOpenSchema = z.strictObject({
   round,
   config: federationConfigSchema,
   configHash: z.string().regex(/^[0-9a-f]{64}$/),
-  /** The global version this round starts from. */
+  /** The global version this round starts from, and its shared tensors (float32 bits). */
   version: modelVersionSchema,
+  shared: z.custom<Uint32Array>((value) => value instanceof Uint32Array, 'expected a Uint32Array'),
   /** The sites asked to take part (U0 candidates), sorted. */
   participants: z.array(z.string().max(128)).min(1).max(100_000),
+  /** Their identity keys as the coordinator has them; each site checks them against the roster it approved. */
+  identityKeys: z.record(z.string().max(128), z.string().length(43)),
   /** Sites must answer by `joinBy`; their update (masked or plain) is due by `trainBy`. */
   joinBy: isoTime,
   trainBy: isoTime,
@@ -48,6 +51,7 @@ export const versionAvailableSchema = z.strictObject({
   config: federationConfigSchema,
   configHash: z.string().regex(/^[0-9a-f]{64}$/),
   version: modelVersionSchema,
+  shared: z.custom<Uint32Array>((value) => value instanceof Uint32Array, 'expected a Uint32Array'),
 });
 
 export const coordinatorRoundMessageSchema = z.discriminatedUnion('type', [

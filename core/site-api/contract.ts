@@ -40,6 +40,39 @@ export const siteStatusSchema = z.object({
 });
 export type SiteStatus = z.infer<typeof siteStatusSchema>;
 
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM');
+export const participationSettingsSchema = z.object({
+  /** The operator's switch: rounds are joined only when on. */
+  participate: z.boolean(),
+  /** A daily time window (local time) for joining rounds; null = any time. */
+  window: z.object({ start: hhmm, end: hhmm }).nullable(),
+  /** Accept new sites announced by the coordinator without asking the operator. */
+  autoAcceptRoster: z.boolean(),
+});
+export type ParticipationSettings = z.infer<typeof participationSettingsSchema>;
+
+const progressSchema = z.object({ done: z.number(), total: z.number(), loss: z.number().optional() });
+
+/** What the federation client reports as rounds go by (also printed by `cohort site serve --json`). */
+export const federationEventSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('round'),
+    federationId: z.string(),
+    round: z.number(),
+    /** joined, declined, evaluate, train, trained, secagg:<message>, completed, dropped, aborted, left */
+    phase: z.string(),
+    detail: z.string().nullable(),
+    progress: progressSchema.optional(),
+    timings: z.record(z.string(), z.number()).optional(),
+    details: z.record(z.string(), z.unknown()).optional(),
+  }),
+  z.object({ type: z.literal('version'), federationId: z.string(), version: z.number(), hash: z.string() }),
+  z.object({ type: z.literal('refusal'), at: z.string(), message: z.string() }),
+  z.object({ type: z.literal('roster-pending'), sites: z.array(z.string()) }),
+  z.object({ type: z.literal('log'), level: z.enum(['info', 'warn', 'error']), message: z.string() }),
+]);
+export type FederationEvent = z.infer<typeof federationEventSchema>;
+
 export const siteApiContract = {
   'status.get': { input: z.undefined(), output: siteStatusSchema },
   'enrollment.enroll': { input: z.object({ link: z.string().min(1).max(4096) }), output: siteStatusSchema },
@@ -52,6 +85,7 @@ export type SiteApiOutput<C extends SiteApiChannel> = z.output<SiteApiContract[C
 
 export const siteEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('status'), status: siteStatusSchema }),
+  z.object({ type: z.literal('federation'), event: federationEventSchema }),
   z.object({
     type: z.literal('log'),
     at: z.string(),

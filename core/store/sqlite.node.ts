@@ -1,3 +1,4 @@
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 
 export type SqliteDatabase = Database.Database;
@@ -32,6 +33,7 @@ export function openDatabase(
   migrations.forEach((migration, index) => {
     if (migration.version !== index + 1) throw new Error(`migration ${index} must have version ${index + 1}`);
   });
+  if (!options.readonly) restrictToOwner(path);
   const db = new Database(path, {
     readonly: options.readonly ?? false,
     fileMustExist: options.readonly ?? false,
@@ -56,4 +58,15 @@ export function openDatabase(
     db.close();
     throw error;
   }
+}
+
+/**
+ * Both stores hold secrets or records, so only their owner may read them. The file is created owner-only
+ * before SQLite opens it, because SQLite gives the -wal and -shm files (which hold recent pages too) the
+ * database file's mode when it creates them; files from older builds are tightened here.
+ */
+function restrictToOwner(path: string): void {
+  if (path === ':memory:') return;
+  if (!existsSync(path)) closeSync(openSync(path, 'wx', 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
 }

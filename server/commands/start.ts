@@ -27,6 +27,7 @@ defaults to the one in the public URL given at init. --json prints one JSON even
     emit({ event: 'listening', url: coordinator.url, port: coordinator.port, name: config.name });
     coordinator.sessions.on('connected', (s) => emit({ event: 'site-connected', siteId: s.siteId }));
     coordinator.sessions.on('disconnected', (siteId) => emit({ event: 'site-disconnected', siteId }));
+    coordinator.rounds.on('event', (roundEvent) => emit({ ...roundEvent, event: roundEvent.type }));
   } else {
     console.log(`Coordinator '${config.name}' listening on ${coordinator.url}
   certificate (SHA-256): ${displayCertificateFingerprint(config.certificateFingerprint)}
@@ -36,6 +37,27 @@ Press Ctrl-C to stop.`);
       console.log(`site ${s.siteId} connected from ${s.remoteAddress}`),
     );
     coordinator.sessions.on('disconnected', (siteId) => console.log(`site ${siteId} disconnected`));
+    coordinator.rounds.on('event', (roundEvent) => {
+      if (roundEvent.type === 'round-started')
+        console.log(
+          `round ${roundEvent.round} of ${roundEvent.federationId}: asking ${roundEvent.participants.length} site(s)`,
+        );
+      else if (roundEvent.type === 'round-stage')
+        console.log(
+          `round ${roundEvent.round}: ${roundEvent.stage} (waiting for ${roundEvent.waitingFor.length})`,
+        );
+      else {
+        const { outcome } = roundEvent;
+        const accuracy = outcome.metrics?.overallAcc;
+        console.log(
+          `round ${outcome.round}: ${outcome.status}${outcome.reason ? ` — ${outcome.reason}` : ''}` +
+            (outcome.version ? `; published version ${outcome.version.version}` : '') +
+            (accuracy != null
+              ? `; accuracy of version ${outcome.metrics!.startingVersion}: ${(accuracy * 100).toFixed(1)}%`
+              : ''),
+        );
+      }
+    });
   }
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

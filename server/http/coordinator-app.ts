@@ -31,10 +31,17 @@ import type { Remote } from '../../core/util/worker-rpc.node.js';
 import type { CoordinatorConfig } from '../data-dir.js';
 import type { CoordinatorStore } from '../store/coordinator-store.js';
 import { SiteSessions } from './site-sessions.js';
+import { HttpError } from './http-error.js';
+import { registerFederationRoutes, type FederationFactory } from './federation-routes.js';
+import type { RoundEngine } from '../rounds/round-engine.js';
 import { createInvitation } from '../invite.js';
 import { z } from 'zod';
 
 export interface CoordinatorAppOptions {
+  /** Creates the round engine once the app's site sessions exist. */
+  rounds?: (sessions: SiteSessions) => RoundEngine;
+  /** Builds a new federation's config and version 0 (needs the base model). */
+  createFederation?: FederationFactory;
   config: CoordinatorConfig;
   store: Remote<CoordinatorStore>;
   identity: IdentityKeyPair;
@@ -46,16 +53,6 @@ export interface CoordinatorAppOptions {
 }
 
 export const SOFTWARE = 'cohort-coordinator/0.1.0';
-
-class HttpError extends Error {
-  constructor(
-    readonly statusCode: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest();
 
@@ -77,9 +74,10 @@ const invitationRefusals = {
  */
 export async function buildCoordinatorApp(
   options: CoordinatorAppOptions,
-): Promise<{ app: FastifyInstance; sessions: SiteSessions }> {
+): Promise<{ app: FastifyInstance; sessions: SiteSessions; rounds: RoundEngine | undefined }> {
   const { config, store, identity } = options;
   const sessions = new SiteSessions();
+  const rounds = options.rounds?.(sessions);
   const adminTokenDigest = sha256(options.adminToken.trim());
   const identityFingerprint = await keyFingerprint(identity.publicKey);
 
@@ -265,7 +263,17 @@ export async function buildCoordinatorApp(
       });
     });
     const authenticate = async (data: RawData, isBinary: boolean) => {
-      if (siteId) return; // Round messages are routed by the round engine (added with federated rounds).
+      if (siteId) {
+        // After the handshake, only binary round frames; the round engine validates them.
+        if (!isBinary) return socket.close(CLOSE_CODES.protocolError, 'expected binary round frames');
+        const bytes = Array.isArray(data)
+          ? Buffer.concat(data)
+          : Buffer.isBuffer(data)
+            ? data
+            : Buffer.from(data);
+        sessions.emit('frame', siteId, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+        return;
+      }
       if (helloReceived)
         return socket.close(CLOSE_CODES.protocolError, 'message before the hello was answered');
       helloReceived = true;
@@ -312,5 +320,13 @@ export async function buildCoordinatorApp(
     await app.register(fastifyStatic, { root: consoleDir, prefix: '/console/' });
     app.get('/', async (_request, reply: FastifyReply) => reply.redirect('/console/'));
   }
-  return { app, sessions };
+  if (rounds && options.createFederation) {
+    registerFederationRoutes(app, {
+      store,
+      rounds,
+      requireAdmin,
+      createFederation: options.createFederation,
+    });
+  }
+  return { app, sessions, rounds };
 }

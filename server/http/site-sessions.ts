@@ -14,7 +14,11 @@ export interface SiteSession {
  * from the same site replaces the old one (the old one is usually a half-dead socket after a network
  * change).
  */
-export class SiteSessions extends EventEmitter<{ connected: [SiteSession]; disconnected: [string] }> {
+export class SiteSessions extends EventEmitter<{
+  connected: [SiteSession];
+  disconnected: [string];
+  frame: [string, Uint8Array];
+}> {
   private readonly sessions = new Map<string, SiteSession>();
 
   add(session: SiteSession): void {
@@ -30,6 +34,14 @@ export class SiteSessions extends EventEmitter<{ connected: [SiteSession]; disco
     if (this.sessions.get(siteId)?.socket !== socket) return;
     this.sessions.delete(siteId);
     this.emit('disconnected', siteId);
+  }
+
+  /** Sends a binary frame to a connected site; returns false when the site is not connected. */
+  send(siteId: string, frame: Uint8Array): boolean {
+    const session = this.sessions.get(siteId);
+    if (!session || session.socket.readyState !== session.socket.OPEN) return false;
+    session.socket.send(frame);
+    return true;
   }
 
   get(siteId: string): SiteSession | undefined {

@@ -1,4 +1,3 @@
-import { chmodSync, existsSync } from 'node:fs';
 import { readSetting, writeSetting } from '../../core/store/settings.node.js';
 import { openDatabase, type SqliteDatabase } from '../../core/store/sqlite.node.js';
 import { coordinatorMigrations } from './migrations.js';
@@ -23,6 +22,44 @@ export function siteSlug(name: string): string {
   );
 }
 
+export interface VersionRow {
+  federationId: string;
+  version: number;
+  hash: string;
+  parentHash: string | null;
+  round: number | null;
+  /** The shared tensors, float32 little-endian. */
+  shared: Uint8Array;
+  optimizerState: Uint8Array | null;
+  signature: string;
+  createdAt: string;
+}
+
+export interface FederationRow {
+  id: string;
+  name: string;
+  config: unknown;
+  configHash: string;
+  createdAt: string;
+}
+
+export type RoundState = 'running' | 'completed' | 'aborted';
+
+export interface RoundRow {
+  federationId: string;
+  round: number;
+  state: RoundState;
+  baseVersion: number;
+  startedAt: string;
+  finishedAt: string | null;
+  participants: string[];
+  included: string[];
+  dropped: string[];
+  metrics: unknown;
+  timings: unknown;
+  error: string | null;
+}
+
 export type RedeemResult =
   | { ok: true; site: SiteRow }
   | { ok: false; reason: 'unknown' | 'used' | 'expired' | 'key-in-use' | 'name-in-use'; expiresAt?: string };
@@ -35,9 +72,7 @@ export class CoordinatorStore {
   readonly db: SqliteDatabase;
 
   constructor(readonly path: string) {
-    const isNew = !existsSync(path);
     this.db = openDatabase(path, coordinatorMigrations);
-    if (isNew) chmodSync(path, 0o600);
   }
 
   getSetting<T>(key: string): T | undefined {
@@ -122,6 +157,206 @@ export class CoordinatorStore {
          FROM sites ORDER BY enrolled_at, id`,
       )
       .all() as SiteRow[];
+  }
+
+  /** A federation and its version 0, together. */
+  createFederation(
+    federation: FederationRow,
+    initial: Omit<VersionRow, 'federationId' | 'version' | 'round' | 'parentHash'>,
+  ): void {
+    this.db.transaction(() => {
+      this.db
+        .prepare('INSERT INTO federations (id, name, config, config_hash, created_at) VALUES (?, ?, ?, ?, ?)')
+        .run(
+          federation.id,
+          federation.name,
+          JSON.stringify(federation.config),
+          federation.configHash,
+          federation.createdAt,
+        );
+      this.insertVersion({
+        ...initial,
+        federationId: federation.id,
+        version: 0,
+        round: null,
+        parentHash: null,
+      });
+      this.audit('federation-created', null, { federationId: federation.id, name: federation.name });
+    })();
+  }
+
+  getFederation(id: string): FederationRow | undefined {
+    const row = this.db
+      .prepare(
+        'SELECT id, name, config, config_hash AS configHash, created_at AS createdAt FROM federations WHERE id = ?',
+      )
+      .get(id) as (Omit<FederationRow, 'config'> & { config: string }) | undefined;
+    return row ? { ...row, config: JSON.parse(row.config) as unknown } : undefined;
+  }
+
+  listFederations(): (FederationRow & { latestVersion: number; completedRounds: number })[] {
+    const rows = this.db
+      .prepare(
+        `SELECT f.id, f.name, f.config, f.config_hash AS configHash, f.created_at AS createdAt,
+                (SELECT MAX(version) FROM model_versions v WHERE v.federation_id = f.id) AS latestVersion,
+                (SELECT COUNT(*) FROM rounds r WHERE r.federation_id = f.id AND r.state = 'completed') AS completedRounds
+         FROM federations f ORDER BY f.created_at`,
+      )
+      .all() as (Omit<FederationRow, 'config'> & {
+      config: string;
+      latestVersion: number;
+      completedRounds: number;
+    })[];
+    return rows.map((row) => ({ ...row, config: JSON.parse(row.config) as unknown }));
+  }
+
+  getVersion(federationId: string, version?: number): VersionRow | undefined {
+    const columns = `federation_id AS federationId, version, hash, parent_hash AS parentHash, round, shared,
+                     optimizer_state AS optimizerState, signature, created_at AS createdAt`;
+    const row =
+      version === undefined
+        ? this.db
+            .prepare(
+              `SELECT ${columns} FROM model_versions WHERE federation_id = ? ORDER BY version DESC LIMIT 1`,
+            )
+            .get(federationId)
+        : this.db
+            .prepare(`SELECT ${columns} FROM model_versions WHERE federation_id = ? AND version = ?`)
+            .get(federationId, version);
+    return row as VersionRow | undefined;
+  }
+
+  /** The next round number (rounds are numbered from 1 and never reused, aborted ones included). */
+  nextRound(federationId: string): number {
+    const row = this.db
+      .prepare('SELECT MAX(round) AS last FROM rounds WHERE federation_id = ?')
+      .get(federationId) as { last: number | null };
+    return (row.last ?? 0) + 1;
+  }
+
+  beginRound(
+    row: Pick<RoundRow, 'federationId' | 'round' | 'baseVersion' | 'startedAt' | 'participants'>,
+  ): void {
+    this.db
+      .prepare(
+        `INSERT INTO rounds (federation_id, round, state, base_version, started_at, participants) VALUES (?, ?, 'running', ?, ?, ?)`,
+      )
+      .run(row.federationId, row.round, row.baseVersion, row.startedAt, JSON.stringify(row.participants));
+  }
+
+  /** Publishes the round's version and closes the round in one transaction: both or neither. */
+  completeRound(
+    round: Pick<
+      RoundRow,
+      'federationId' | 'round' | 'finishedAt' | 'included' | 'dropped' | 'metrics' | 'timings'
+    >,
+    version: VersionRow,
+  ): void {
+    this.db.transaction(() => {
+      this.insertVersion(version);
+      const changed = this.db
+        .prepare(
+          `UPDATE rounds SET state = 'completed', finished_at = ?, included = ?, dropped = ?, metrics = ?, timings = ?
+           WHERE federation_id = ? AND round = ? AND state = 'running'`,
+        )
+        .run(
+          round.finishedAt,
+          JSON.stringify(round.included),
+          JSON.stringify(round.dropped),
+          JSON.stringify(round.metrics),
+          JSON.stringify(round.timings),
+          round.federationId,
+          round.round,
+        ).changes;
+      if (changed !== 1) throw new Error(`round ${round.round} of ${round.federationId} is not running`);
+      this.audit('version-published', null, {
+        federationId: version.federationId,
+        version: version.version,
+        hash: version.hash,
+      });
+    })();
+  }
+
+  abortRound(
+    round: Pick<RoundRow, 'federationId' | 'round' | 'finishedAt' | 'included' | 'dropped' | 'timings'>,
+    reason: string,
+  ): void {
+    this.db
+      .prepare(
+        `UPDATE rounds SET state = 'aborted', finished_at = ?, included = ?, dropped = ?, timings = ?, error = ?
+         WHERE federation_id = ? AND round = ? AND state = 'running'`,
+      )
+      .run(
+        round.finishedAt,
+        JSON.stringify(round.included),
+        JSON.stringify(round.dropped),
+        JSON.stringify(round.timings),
+        reason,
+        round.federationId,
+        round.round,
+      );
+    this.audit('round-aborted', null, { federationId: round.federationId, round: round.round, reason });
+  }
+
+  /**
+   * At start-up: a round still 'running' belonged to a coordinator that died. Its secure-aggregation keys
+   * died with it, so it cannot resume; it is closed as aborted (its version was never written).
+   */
+  abortInterruptedRounds(now: string): { federationId: string; round: number }[] {
+    const interrupted = this.db
+      .prepare(`SELECT federation_id AS federationId, round FROM rounds WHERE state = 'running'`)
+      .all() as {
+      federationId: string;
+      round: number;
+    }[];
+    for (const { federationId, round } of interrupted) {
+      this.abortRound(
+        { federationId, round, finishedAt: now, included: [], dropped: [], timings: null },
+        'the coordinator restarted during the round',
+      );
+    }
+    return interrupted;
+  }
+
+  listRounds(federationId: string): RoundRow[] {
+    const rows = this.db
+      .prepare(
+        `SELECT federation_id AS federationId, round, state, base_version AS baseVersion, started_at AS startedAt,
+                finished_at AS finishedAt, participants, included, dropped, metrics, timings, error
+         FROM rounds WHERE federation_id = ? ORDER BY round`,
+      )
+      .all(federationId) as (Omit<RoundRow, 'participants' | 'included' | 'dropped' | 'metrics' | 'timings'> &
+      Record<'participants' | 'included' | 'dropped', string> & {
+        metrics: string | null;
+        timings: string | null;
+      })[];
+    return rows.map((row) => ({
+      ...row,
+      participants: JSON.parse(row.participants) as string[],
+      included: JSON.parse(row.included) as string[],
+      dropped: JSON.parse(row.dropped) as string[],
+      metrics: row.metrics ? (JSON.parse(row.metrics) as unknown) : null,
+      timings: row.timings ? (JSON.parse(row.timings) as unknown) : null,
+    }));
+  }
+
+  private insertVersion(version: VersionRow): void {
+    this.db
+      .prepare(
+        `INSERT INTO model_versions (federation_id, version, hash, parent_hash, round, shared, optimizer_state, signature, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        version.federationId,
+        version.version,
+        version.hash,
+        version.parentHash,
+        version.round,
+        version.shared,
+        version.optimizerState,
+        version.signature,
+        version.createdAt,
+      );
   }
 
   audit(kind: string, siteId: string | null, detail: Record<string, unknown> = {}): void {

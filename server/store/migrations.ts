@@ -38,4 +38,50 @@ export const coordinatorMigrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 2,
+    description: 'federations, model versions (the registry), rounds and their stage state',
+    up(db) {
+      db.exec(`
+        CREATE TABLE federations (
+          id TEXT PRIMARY KEY,
+          name TEXT NOT NULL,
+          config TEXT NOT NULL,
+          config_hash TEXT NOT NULL,
+          created_at TEXT NOT NULL
+        ) STRICT;
+
+        -- Each global version: the shared tensors (float32 LE), their hash, the signature, its parent.
+        -- A version row and the round row that produced it are written in one transaction.
+        CREATE TABLE model_versions (
+          federation_id TEXT NOT NULL REFERENCES federations (id),
+          version INTEGER NOT NULL,
+          hash TEXT NOT NULL,
+          parent_hash TEXT,
+          round INTEGER,
+          shared BLOB NOT NULL,
+          optimizer_state BLOB,
+          signature TEXT NOT NULL,
+          created_at TEXT NOT NULL,
+          PRIMARY KEY (federation_id, version)
+        ) STRICT;
+
+        CREATE TABLE rounds (
+          federation_id TEXT NOT NULL REFERENCES federations (id),
+          round INTEGER NOT NULL,
+          state TEXT NOT NULL,
+          base_version INTEGER NOT NULL,
+          started_at TEXT NOT NULL,
+          finished_at TEXT,
+          participants TEXT NOT NULL DEFAULT '[]',
+          included TEXT NOT NULL DEFAULT '[]',
+          dropped TEXT NOT NULL DEFAULT '[]',
+          metrics TEXT,
+          timings TEXT,
+          error TEXT,
+          PRIMARY KEY (federation_id, round)
+        ) STRICT;
+      `);
+    },
+  },
 ];

@@ -1,4 +1,12 @@
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
+import { defaultBaseModelDir, loadBaseModel } from '../../core/ml/base-model.node.js';
+import type { BaseModel } from '../../core/ml/engine.node.js';
+import { startTrainer, type Trainer } from '../../core/ml/trainer.node.js';
+import { nativeMaskEngine } from '../../core/secagg/mask-engine.node.js';
+import { SiteDataService } from '../data/site-data-service.js';
+import { FederationClient } from '../federation/federation-client.js';
 import { decodeKey, keyFingerprint, type IdentityKeyPair } from '../../core/crypto/identity.js';
 import { readIdentityKeyFile } from '../../core/crypto/key-file.node.js';
 import { displayCertificateFingerprint } from '../../core/protocol/enrollment.js';
@@ -17,13 +25,16 @@ import {
   type EnrollmentState,
   type SitePaths,
 } from './site-data-dir.js';
-import { existsSync } from 'node:fs';
 
 export const SITE_SOFTWARE = 'cohort-site/0.1.0';
 
 export interface SiteAgentOptions {
   dataDir: string;
   reconnect?: ReconnectPolicy;
+  /** The base model directory (default: the embedded models/tinymed-vqa). */
+  baseModelDir?: string;
+  /** ONNX Runtime threads for local training. */
+  threads?: number;
 }
 
 /**
@@ -33,6 +44,10 @@ export interface SiteAgentOptions {
  */
 export class SiteAgent extends EventEmitter<{ event: [SiteEvent] }> {
   private connection: CoordinatorConnection | undefined;
+  private federationClient: FederationClient | undefined;
+  private trainer: Trainer | undefined;
+  private base: Promise<BaseModel> | undefined;
+  readonly data: SiteDataService;
   private roster: SiteStatus['roster'] = [];
   private fingerprints = new Map<string, string>();
   private readonly recentLogs: Extract<SiteEvent, { type: 'log' }>[] = [];
@@ -42,9 +57,10 @@ export class SiteAgent extends EventEmitter<{ event: [SiteEvent] }> {
     private readonly store: RemoteSiteStore,
     private enrollment: EnrollmentState | undefined,
     private identity: IdentityKeyPair | undefined,
-    private readonly reconnect: ReconnectPolicy | undefined,
+    private readonly options: SiteAgentOptions,
   ) {
     super();
+    this.data = new SiteDataService(store);
   }
 
   static async open(options: SiteAgentOptions): Promise<SiteAgent> {
@@ -53,7 +69,10 @@ export class SiteAgent extends EventEmitter<{ event: [SiteEvent] }> {
     const stored = await store.remote.getSetting(ENROLLMENT_SETTING);
     const enrollment = stored === undefined ? undefined : enrollmentStateSchema.parse(stored);
     const identity = existsSync(paths.identityKey) ? readIdentityKeyFile(paths.identityKey) : undefined;
-    const agent = new SiteAgent(paths, store, enrollment, identity, options.reconnect);
+    const interrupted = await store.remote.closeInterruptedRounds(new Date().toISOString());
+    const agent = new SiteAgent(paths, store, enrollment, identity, options);
+    if (interrupted > 0)
+      agent.log('warn', `${interrupted} round(s) were interrupted when the agent last stopped`);
     agent.startConnection();
     return agent;
   }
@@ -109,19 +128,65 @@ export class SiteAgent extends EventEmitter<{ event: [SiteEvent] }> {
     return status;
   }
 
+  /** The federation client, once enrolled. */
+  get federation(): FederationClient | undefined {
+    return this.federationClient;
+  }
+
+  /** The remote store, for the SiteApi handlers. */
+  get storeRemote(): RemoteSiteStore['remote'] {
+    return this.store.remote;
+  }
+
   async close(): Promise<void> {
     this.connection?.stop();
+    await this.trainer?.close();
     await this.store.close();
+  }
+
+  private loadBase(): Promise<BaseModel> {
+    this.base ??= loadBaseModel(this.options.baseModelDir ?? defaultBaseModelDir());
+    return this.base;
   }
 
   private startConnection(): void {
     if (!this.enrollment || !this.identity || this.connection) return;
+    const enrollment = this.enrollment;
     const connection = new CoordinatorConnection(
-      this.enrollment,
+      enrollment,
       this.identity,
       SITE_SOFTWARE,
-      this.reconnect,
+      this.options.reconnect,
     );
+    // The audit log: every message this site sends, with its size and hash.
+    connection.on('sent', ({ kind, bytes }) => {
+      this.store.remote
+        .audit({
+          at: new Date().toISOString(),
+          kind,
+          recipient: `${enrollment.coordinatorName} (${enrollment.coordinatorUrl})`,
+          bytes: bytes.byteLength,
+          sha256: createHash('sha256').update(bytes).digest('hex'),
+          detail: {},
+        })
+        .catch((error: Error) => this.log('error', `audit entry not written: ${error.message}`));
+    });
+    const federation = new FederationClient({
+      connection,
+      store: this.store,
+      data: this.data,
+      identity: this.identity,
+      enrollment,
+      loadBase: () => this.loadBase(),
+      trainer: () => (this.trainer ??= startTrainer()),
+      maskEngine: nativeMaskEngine(),
+      ...(this.options.threads ? { threads: this.options.threads } : {}),
+    });
+    federation.on('event', (event) => {
+      if (event.type === 'log') this.log(event.level, event.message);
+      else this.emit('event', { type: 'federation', event });
+    });
+    this.federationClient = federation;
     connection.on('status', async (status) => {
       if (status.state === 'connected') this.log('info', 'connected to the coordinator');
       else if (status.detail) this.log(status.state === 'refused' ? 'error' : 'warn', status.detail);
@@ -158,7 +223,7 @@ export class SiteAgent extends EventEmitter<{ event: [SiteEvent] }> {
     return [...this.recentLogs];
   }
 
-  private log(level: 'info' | 'warn' | 'error', message: string): void {
+  log(level: 'info' | 'warn' | 'error', message: string): void {
     const event = { type: 'log' as const, at: new Date().toISOString(), level, message };
     this.recentLogs.push(event);
     if (this.recentLogs.length > 50) this.recentLogs.shift();

@@ -41,15 +41,23 @@ const refusalReasons: Record<number, string> = {
  * authenticates by signing the coordinator's challenge, keeps the connection alive, and reconnects with
  * capped exponential backoff and jitter whenever it drops.
  */
+/** Every message this site sends, for the audit log: what kind, and the exact bytes. */
+export interface SentMessage {
+  kind: string;
+  bytes: Uint8Array;
+}
+
 export class CoordinatorConnection extends EventEmitter<{
   status: [ConnectionStatus];
   roster: [RosterEntry[]];
-  message: [unknown];
+  frame: [Uint8Array];
+  sent: [SentMessage];
 }> {
   private socket: WebSocket | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private attempt = 0;
   private stopped = true;
+  private announcedRoster = new Map<string, string>();
   private current: ConnectionStatus = {
     state: 'disconnected',
     since: new Date().toISOString(),
@@ -70,6 +78,11 @@ export class CoordinatorConnection extends EventEmitter<{
     return this.current;
   }
 
+  /** The enrolled sites and their identity keys (base64url) as the coordinator last announced them. */
+  get roster(): ReadonlyMap<string, string> {
+    return this.announcedRoster;
+  }
+
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
@@ -84,11 +97,18 @@ export class CoordinatorConnection extends EventEmitter<{
     this.setStatus('disconnected', 'stopped', null);
   }
 
-  /** Sends a message to the coordinator if connected; returns whether it was sent. */
-  send(message: unknown): boolean {
+  /** Sends a binary round frame if connected; returns whether it was sent. */
+  sendFrame(kind: string, frame: Uint8Array): boolean {
     if (this.current.state !== 'connected' || !this.socket) return false;
-    this.socket.send(JSON.stringify(message));
+    this.socket.send(frame);
+    this.emit('sent', { kind, bytes: frame });
     return true;
+  }
+
+  private sendText(kind: string, socket: WebSocket, message: unknown): void {
+    const text = JSON.stringify(message);
+    socket.send(text);
+    this.emit('sent', { kind, bytes: new TextEncoder().encode(text) });
   }
 
   private setStatus(
@@ -127,11 +147,21 @@ export class CoordinatorConnection extends EventEmitter<{
     let failure: string | null = null;
     let refused = false;
 
-    socket.on('message', async (data) => {
+    socket.on('message', async (data, isBinary) => {
+      if (isBinary) {
+        if (this.current.state !== 'connected')
+          return socket.close(CLOSE_CODES.protocolError, 'round frame before welcome');
+        const bytes = Array.isArray(data)
+          ? Buffer.concat(data)
+          : Buffer.isBuffer(data)
+            ? data
+            : Buffer.from(data);
+        return this.emit('frame', new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      }
       let message: CoordinatorMessage;
       try {
         const parsed = coordinatorMessageSchema.safeParse(JSON.parse(data.toString()));
-        if (!parsed.success) return this.emit('message', JSON.parse(data.toString()));
+        if (!parsed.success) return socket.close(CLOSE_CODES.protocolError, 'unknown message');
         message = parsed.data;
       } catch {
         return socket.close(CLOSE_CODES.protocolError, 'unparseable message');
@@ -144,16 +174,15 @@ export class CoordinatorConnection extends EventEmitter<{
           this.enrollment.siteId,
           this.enrollment.certificateFingerprint,
         );
-        socket.send(
-          JSON.stringify({
-            type: 'hello',
-            siteId: this.enrollment.siteId,
-            signature,
-            software: this.software,
-          }),
-        );
+        this.sendText('hello', socket, {
+          type: 'hello',
+          siteId: this.enrollment.siteId,
+          signature,
+          software: this.software,
+        });
       } else if (message.type === 'welcome') {
         this.attempt = 0;
+        this.announcedRoster = new Map(message.sites.map((site) => [site.id, site.identityPublicKey]));
         this.setStatus('connected', null, null);
         this.emit('roster', message.sites);
       }

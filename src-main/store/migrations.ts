@@ -1,5 +1,6 @@
 import { createSettingsTable } from '../../core/store/settings.node.js';
 import type { Migration } from '../../core/store/sqlite.node.js';
+import { createFederationTables } from './federation-data.js';
 
 /**
  * The site database's schema, one append-only step at a time. Never edit a migration that has shipped;
@@ -93,5 +94,10 @@ export const siteMigrations: readonly Migration[] = [
         BEGIN UPDATE questions SET split = NEW.split WHERE image_id = NEW.id; END;
       `);
     },
+  },
+  {
+    version: 3,
+    description: 'federated training: accepted global versions, personal adapters, local rounds, audit log',
+    up: createFederationTables,
   },
 ];

@@ -1,9 +1,15 @@
-import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import { readSetting, writeSetting } from '../../core/store/settings.node.js';
 import { openDatabase, type SqliteDatabase } from '../../core/store/sqlite.node.js';
 import { synthRadRequestSchema, type SynthRadRequest } from '../../core/data/site-data-api.js';
 import type { ImportProgress, ImportSummary } from '../importers/types.js';
 import { siteMigrations } from './migrations.js';
+import {
+  FederationData,
+  type AuditEntry,
+  type GlobalVersionRow,
+  type LocalRoundRow,
+  type PersonalAdapterRow,
+} from './federation-data.js';
 import {
   SiteData,
   type DataCounts,
@@ -30,6 +36,8 @@ export class SiteStore {
   readonly db: SqliteDatabase;
   /** Images, questions and imports (migration 2). */
   readonly data: SiteData;
+  /** Global versions, personal adapters, local rounds, audit log (migration 3). */
+  readonly federation: FederationData;
   private readonly emit: (event: unknown) => void;
   private importQueue: Promise<unknown> = Promise.resolve();
   private readonly runningImports = new Map<string, AbortController>();
@@ -38,13 +46,10 @@ export class SiteStore {
     readonly path: string,
     options: { emit?: (event: unknown) => void } = {},
   ) {
-    // Records and keys live here: only the site's own user may read them. The file is created owner-only
-    // before SQLite opens it, because SQLite gives the -wal and -shm files (which hold recent records
-    // too) the database file's mode when it creates them; files from older builds are tightened here.
-    if (!existsSync(path)) closeSync(openSync(path, 'wx', 0o600));
-    for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
+    // Owner-only file modes (database, -wal, -shm) are set by openDatabase.
     this.db = openDatabase(path, siteMigrations);
     this.data = new SiteData(this.db);
+    this.federation = new FederationData(this.db);
     this.emit = options.emit ?? (() => {});
   }
 
@@ -163,6 +168,48 @@ export class SiteStore {
 
   trainingData(query: TrainingDataQuery = {}): ReturnType<SiteData['trainingData']> {
     return this.data.trainingData(query);
+  }
+
+  // ---- federated training (src-main/federation) ----
+
+  saveGlobalVersion(row: GlobalVersionRow): void {
+    this.federation.saveGlobalVersion(row);
+  }
+
+  latestGlobalVersion(federationId: string): GlobalVersionRow | undefined {
+    return this.federation.latestGlobalVersion(federationId);
+  }
+
+  knownFederations(): ReturnType<FederationData['federations']> {
+    return this.federation.federations();
+  }
+
+  savePersonalAdapter(row: PersonalAdapterRow): void {
+    this.federation.savePersonalAdapter(row);
+  }
+
+  personalAdapter(federationId: string): PersonalAdapterRow | undefined {
+    return this.federation.personalAdapter(federationId);
+  }
+
+  recordRound(row: LocalRoundRow): void {
+    this.federation.recordRound(row);
+  }
+
+  closeInterruptedRounds(now: string): number {
+    return this.federation.closeInterruptedRounds(now);
+  }
+
+  localRounds(federationId: string, limit?: number): LocalRoundRow[] {
+    return this.federation.rounds(federationId, limit);
+  }
+
+  audit(entry: Omit<AuditEntry, 'id'>): void {
+    this.federation.audit(entry);
+  }
+
+  auditLog(offset?: number, limit?: number): ReturnType<FederationData['auditLog']> {
+    return this.federation.auditLog(offset, limit);
   }
 
   // ---- settings ----

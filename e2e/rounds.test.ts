@@ -1,0 +1,97 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { bitsToFloats } from '../core/protocol/rounds.js';
+import { quantizationErrorBound } from '../core/secagg/encoding.js';
+import { roundEncodingSpec } from '../core/fl/round-vector.js';
+import type { RunningCoordinator } from '../server/coordinator.js';
+import type { SiteAgent } from '../src-main/agent/site-agent.js';
+import { createFederation, federationOf } from './support/federation-rounds.js';
+import { cleanupTempDirs } from './support/temp.js';
+
+const running: { server: RunningCoordinator; sites: SiteAgent[] }[] = [];
+afterEach(async () => {
+  for (const { server, sites } of running.splice(0)) {
+    await Promise.all(sites.map((site) => site.close()));
+    await server.close();
+  }
+  cleanupTempDirs();
+});
+
+const sharedOf = async (server: RunningCoordinator, federationId: string, version: number) => {
+  const row = await server.store.getVersion(federationId, version);
+  if (!row) throw new Error(`no version ${version}`);
+  return bitsToFloats(new Uint32Array(Uint8Array.from(row.shared).buffer));
+};
+
+describe('federated rounds over the network', () => {
+  it('runs a secure round with three sites, publishes a signed version, and the sites adopt it', async () => {
+    const federation = await federationOf(3);
+    running.push(federation);
+    await createFederation(federation.server, 'fed-a');
+    const outcome = await federation.server.rounds.runRound('fed-a');
+    expect(outcome.status, outcome.reason ?? '').toBe('completed');
+    expect(outcome.included).toHaveLength(3);
+    expect(outcome.version?.version).toBe(1);
+    expect(outcome.metrics?.valExamples).toBeGreaterThan(0);
+    expect(outcome.metrics?.closedAcc).not.toBeNull();
+    for (const stage of ['advertise', 'share-keys', 'masked-input', 'consistency', 'unmask'])
+      expect(outcome.timings.stagesMs).toHaveProperty(stage);
+    // Every site received and stored version 1 (catch-up message after the round).
+    await expect
+      .poll(
+        async () =>
+          Promise.all(
+            federation.sites.map(
+              async (site) => (await site.storeRemote.latestGlobalVersion('fed-a'))?.version,
+            ),
+          ),
+        { timeout: 10_000 },
+      )
+      .toEqual([1, 1, 1]);
+    // What each site sent is in its audit log, with sizes and hashes.
+    const audit = await federation.sites[0]!.storeRemote.auditLog(0, 100);
+    const kinds = new Set(audit.entries.map((entry) => entry.kind));
+    for (const kind of [
+      'hello',
+      'round-join',
+      'advertise',
+      'share-keys',
+      'masked-input',
+      'consistency',
+      'unmask',
+    ])
+      expect(kinds).toContain(kind);
+    expect(audit.entries.every((entry) => /^[0-9a-f]{64}$/.test(entry.sha256) && entry.bytes > 0)).toBe(true);
+  });
+
+  it('gives the same global model with secure aggregation on and off, up to the quantization bound', async () => {
+    const federation = await federationOf(3);
+    running.push(federation);
+    await createFederation(federation.server, 'fed-secure');
+    const config = await createFederation(federation.server, 'fed-plain', {
+      secure: { enabled: false, clipNorm: 1 },
+    });
+    const secure = await federation.server.rounds.runRound('fed-secure');
+    const plain = await federation.server.rounds.runRound('fed-plain');
+    expect(secure.status).toBe('completed');
+    expect(plain.status).toBe('completed');
+    expect(plain.timings.stagesMs).toHaveProperty('plain-update');
+    const a = await sharedOf(federation.server, 'fed-secure', 1);
+    const b = await sharedOf(federation.server, 'fed-plain', 1);
+    const start = await sharedOf(federation.server, 'fed-plain', 0);
+    expect(a.length).toBe(b.length);
+    let worst = 0;
+    let moved = 0;
+    for (let i = 0; i < a.length; i++) {
+      worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+      moved = Math.max(moved, Math.abs(b[i]! - start[i]!));
+    }
+    const bound = quantizationErrorBound(
+      roundEncodingSpec(config.secure.clipNorm, 3),
+      3,
+      secure.metrics!.trainExamples,
+    );
+    expect(moved).toBeGreaterThan(100 * bound); // the round did move the model…
+    expect(worst).toBeLessThanOrEqual(bound + 1e-6); // …and both modes moved it to the same place.
+    expect(secure.metrics!.closedAcc).toBe(plain.metrics!.closedAcc);
+  });
+});

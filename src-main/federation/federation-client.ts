@@ -1,0 +1,584 @@
+import { EventEmitter } from 'node:events';
+import { decodeKey, encodeKey, type IdentityKeyPair } from '../../core/crypto/identity.js';
+import { stableHash32 } from '../../core/data/split.js';
+import { encodeContribution, roundEncodingSpec } from '../../core/fl/round-vector.js';
+import { decodeAdapter, encodeAdapter } from '../../core/ml/formats.js';
+import type { BaseModel } from '../../core/ml/engine.node.js';
+import type { Trainer } from '../../core/ml/trainer.node.js';
+import {
+  configHash,
+  federationConfigSchema,
+  modelVersionSchema,
+  sha256Hex,
+  verifyModelVersion,
+  type FederationConfig,
+  type ModelVersion,
+} from '../../core/protocol/federation.js';
+import {
+  bitsToFloats,
+  decodeFrame,
+  encodeFrame,
+  floatBits,
+  roundOpenSchema,
+  roundResultSchema,
+  versionAvailableSchema,
+  type RoundFrame,
+  type RoundOpen,
+  type SiteRoundMessage,
+} from '../../core/protocol/rounds.js';
+import {
+  SecAggClient,
+  SecAggError,
+  encodedLength,
+  parseServerMessage,
+  type MaskEngine,
+} from '../../core/secagg/index.js';
+import type { FederationEvent, ParticipationSettings } from '../../core/site-api/contract.js';
+import type { SiteDataService } from '../data/site-data-service.js';
+import type { RemoteSiteStore } from '../store/open-store.js';
+import type { EnrollmentState } from '../agent/site-data-dir.js';
+import type { CoordinatorConnection } from './coordinator-connection.js';
+import { runLocalRound, type LocalRoundResult } from './local-round.js';
+
+export const PARTICIPATION_SETTING = 'participation';
+export const APPROVED_ROSTER_SETTING = 'approved-roster';
+export const DEFAULT_PARTICIPATION: ParticipationSettings = {
+  participate: false,
+  window: null,
+  autoAcceptRoster: false,
+};
+
+export class VersionRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'VersionRefused';
+  }
+}
+
+interface RoundRun {
+  open: RoundOpen;
+  startedAt: string;
+  controller: AbortController;
+  secagg: SecAggClient | undefined;
+  pipeline: Promise<LocalRoundResult>;
+  /** Set when local training and evaluation are done. */
+  result: LocalRoundResult | undefined;
+  /** The coordinator's share bundle, kept until the update exists to be masked. */
+  pendingShares: unknown;
+  /** Client-side secure-aggregation compute time (key agreement, share encryption, masking, unmasking). */
+  secaggMs: number;
+  finished: boolean;
+}
+
+export interface FederationClientOptions {
+  connection: CoordinatorConnection;
+  store: RemoteSiteStore;
+  data: SiteDataService;
+  identity: IdentityKeyPair;
+  enrollment: EnrollmentState;
+  loadBase: () => Promise<BaseModel>;
+  trainer: () => Trainer;
+  maskEngine?: MaskEngine;
+  threads?: number;
+}
+
+/** "HH:MM" → minutes after midnight. */
+const minutesOf = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+
+/** Whether `now` falls in a daily window; windows may wrap midnight (22:00–06:00). */
+export function insideWindow(window: ParticipationSettings['window'], now = new Date()): boolean {
+  if (!window) return true;
+  const minute = now.getHours() * 60 + now.getMinutes();
+  const start = minutesOf(window.start);
+  const end = minutesOf(window.end);
+  return start <= end ? minute >= start && minute < end : minute >= start || minute < end;
+}
+
+/**
+ * The site's side of federated rounds. Joins a round only when the operator allows it, checks the
+ * coordinator's signature, the base-model hash and the roster, trains in the trainer worker, evaluates
+ * on the validation split, runs the client side of secure aggregation, keeps local adapter parts local,
+ * and catches up on versions published while it was away. Every frame it sends passes through the
+ * connection's `sent` event into the audit log.
+ */
+export class FederationClient extends EventEmitter<{ event: [FederationEvent] }> {
+  private run: RoundRun | undefined;
+  private lastRefusal: { at: string; message: string } | null = null;
+
+  constructor(private readonly options: FederationClientOptions) {
+    super();
+    options.connection.on('frame', (bytes) => {
+      this.onFrame(bytes).catch((error: Error) =>
+        this.report('error', `could not handle a coordinator message: ${error.message}`),
+      );
+    });
+  }
+
+  get refusal(): { at: string; message: string } | null {
+    return this.lastRefusal;
+  }
+
+  get activeRound(): { federationId: string; round: number } | undefined {
+    return this.run && !this.run.finished
+      ? { federationId: this.run.open.federationId, round: this.run.open.round }
+      : undefined;
+  }
+
+  async participation(): Promise<ParticipationSettings> {
+    const stored = (await this.options.store.remote.getSetting(PARTICIPATION_SETTING)) as
+      Partial<ParticipationSettings> | undefined;
+    return { ...DEFAULT_PARTICIPATION, ...stored };
+  }
+
+  async approvedRoster(): Promise<Record<string, string>> {
+    return (
+      ((await this.options.store.remote.getSetting(APPROVED_ROSTER_SETTING)) as
+        Record<string, string> | undefined) ?? {}
+    );
+  }
+
+  private async onFrame(bytes: Uint8Array): Promise<void> {
+    const frame = decodeFrame(bytes);
+    switch (frame.type) {
+      case 'version-available': {
+        const message = versionAvailableSchema.parse(frame);
+        await this.acceptVersion(
+          message.version,
+          message.shared,
+          message.config,
+          message.configHash,
+          'catch-up',
+        );
+        return;
+      }
+      case 'round-open':
+        return this.onRoundOpen(roundOpenSchema.parse(frame));
+      case 'round-result':
+        return this.onRoundResult(roundResultSchema.parse(frame));
+      default:
+        return this.onSecAggMessage(frame);
+    }
+  }
+
+  /**
+   * Checks a global version before this site uses it: the pinned coordinator identity signed it, the
+   * tensors hash to what it names, it belongs to this config, and it is built on the base model this
+   * site holds. A refusal is reported (UI, log) and nothing is stored.
+   */
+  private async verifyVersion(
+    version: ModelVersion,
+    shared: Uint32Array,
+    config: FederationConfig,
+    claimedConfigHash: string,
+  ): Promise<void> {
+    const descriptor = modelVersionSchema.parse(version);
+    if (
+      !(await verifyModelVersion(decodeKey(this.options.enrollment.coordinatorIdentityPublicKey), descriptor))
+    ) {
+      throw new VersionRefused(
+        `version ${descriptor.version} of '${descriptor.federationId}' is not signed by the pinned coordinator key`,
+      );
+    }
+    const bytes = new Uint8Array(shared.buffer, shared.byteOffset, shared.byteLength);
+    if ((await sha256Hex(bytes)) !== descriptor.hash)
+      throw new VersionRefused(`version ${descriptor.version}'s tensors do not match its signed hash`);
+    const actualConfigHash = await configHash(config);
+    if (actualConfigHash !== descriptor.configHash || claimedConfigHash !== descriptor.configHash) {
+      throw new VersionRefused(
+        `version ${descriptor.version} was signed for a different federation configuration`,
+      );
+    }
+    const base = await this.options.loadBase();
+    if (config.baseModelHash !== base.hash || descriptor.baseModelHash !== base.hash) {
+      throw new VersionRefused(
+        `version ${descriptor.version} needs base model ${descriptor.baseModelHash.slice(0, 12)}…, this site has ${base.hash.slice(0, 12)}…`,
+      );
+    }
+    const known = await this.options.store.remote.latestGlobalVersion(descriptor.federationId);
+    if (known && known.version === descriptor.version && known.hash !== descriptor.hash) {
+      throw new VersionRefused(`the coordinator sent a second, different version ${descriptor.version}`);
+    }
+  }
+
+  private async acceptVersion(
+    version: ModelVersion,
+    shared: Uint32Array,
+    rawConfig: unknown,
+    claimedConfigHash: string,
+    why: string,
+  ): Promise<boolean> {
+    const config = federationConfigSchema.parse(rawConfig);
+    try {
+      await this.verifyVersion(version, shared, config, claimedConfigHash);
+    } catch (error) {
+      if (!(error instanceof VersionRefused)) throw error;
+      this.refuse(error.message);
+      return false;
+    }
+    const known = await this.options.store.remote.latestGlobalVersion(version.federationId);
+    if (known && known.version >= version.version) return true;
+    await this.options.store.remote.saveGlobalVersion({
+      federationId: version.federationId,
+      version: version.version,
+      hash: version.hash,
+      config: JSON.stringify(config),
+      descriptor: JSON.stringify(version),
+      shared: new Uint8Array(shared.buffer, shared.byteOffset, shared.byteLength).slice(),
+      receivedAt: new Date().toISOString(),
+    });
+    this.report(
+      'info',
+      `${why === 'catch-up' && known ? 'caught up to' : 'received'} version ${version.version} of '${config.name}'`,
+    );
+    this.emit('event', {
+      type: 'version',
+      federationId: version.federationId,
+      version: version.version,
+      hash: version.hash,
+    });
+    return true;
+  }
+
+  private refuse(message: string): void {
+    this.lastRefusal = { at: new Date().toISOString(), message };
+    this.report('error', `refused: ${message}`);
+    this.emit('event', { type: 'refusal', at: this.lastRefusal.at, message });
+  }
+
+  private send(message: RoundFrame & { type: string }): void {
+    this.options.connection.sendFrame(message.type, encodeFrame(message));
+  }
+
+  private decline(open: RoundOpen, reason: string): void {
+    const message: SiteRoundMessage = {
+      type: 'round-join',
+      federationId: open.federationId,
+      round: open.round,
+      accept: false,
+      reason,
+    };
+    this.send(message);
+    this.report('info', `declined round ${open.round} of '${open.config.name}': ${reason}`);
+    this.emit('event', {
+      type: 'round',
+      federationId: open.federationId,
+      round: open.round,
+      phase: 'declined',
+      detail: reason,
+    });
+  }
+
+  private async onRoundOpen(open: RoundOpen): Promise<void> {
+    const siteId = this.options.enrollment.siteId;
+    if (!open.participants.includes(siteId)) return;
+    if (this.run && !this.run.finished)
+      return this.decline(open, `still busy with round ${this.run.open.round}`);
+    const settings = await this.participation();
+    if (!settings.participate) return this.decline(open, 'the site operator has paused participation');
+    if (!insideWindow(settings.window))
+      return this.decline(open, 'outside the participation window set by the site operator');
+
+    const accepted = await this.acceptVersion(
+      open.version,
+      open.shared,
+      open.config,
+      open.configHash,
+      'round',
+    );
+    if (!accepted) return this.decline(open, 'the global version failed verification at this site');
+    const roster = await this.rosterFor(open.participants, open.identityKeys, settings.autoAcceptRoster);
+    if (typeof roster === 'string') return this.decline(open, roster);
+
+    const controller = new AbortController();
+    const base = await this.options.loadBase();
+    const config = open.config;
+    const [train, validation, personal] = await Promise.all([
+      this.options.data.loadTrainingData({ split: 'train' }),
+      this.options.data.loadTrainingData({ split: 'val' }),
+      this.options.store.remote.personalAdapter(open.federationId),
+    ]);
+    const run: RoundRun = {
+      open,
+      startedAt: new Date().toISOString(),
+      controller,
+      secagg: undefined,
+      result: undefined,
+      pendingShares: undefined,
+      secaggMs: 0,
+      finished: false,
+      pipeline: Promise.resolve(undefined as unknown as LocalRoundResult),
+    };
+    this.run = run;
+    await this.options.store.remote.recordRound({
+      federationId: open.federationId,
+      round: open.round,
+      status: 'running',
+      reason: null,
+      startedAt: run.startedAt,
+      finishedAt: null,
+      startingVersion: open.version.version,
+      publishedVersion: null,
+      details: {},
+    });
+    this.send({
+      type: 'round-join',
+      federationId: open.federationId,
+      round: open.round,
+      accept: true,
+      reason: null,
+    });
+    this.emit('event', {
+      type: 'round',
+      federationId: open.federationId,
+      round: open.round,
+      phase: 'joined',
+      detail: `${open.participants.length} sites invited`,
+    });
+
+    if (config.secure.enabled) {
+      const dimension = open.shared.length;
+      const spec = roundEncodingSpec(config.secure.clipNorm, open.participants.length);
+      run.secagg = new SecAggClient({
+        session: {
+          federationId: open.federationId,
+          round: open.round,
+          modelHash: open.version.hash,
+          configHash: open.configHash,
+        },
+        siteId,
+        identitySecretKey: this.options.identity.secretKey,
+        roster: Object.fromEntries(open.participants.map((id) => [id, decodeKey(roster[id]!)])),
+        vectorLength: encodedLength(dimension, spec),
+        ...(config.secure.threshold ? { threshold: config.secure.threshold } : {}),
+        ...(config.secure.neighbours ? { neighbours: config.secure.neighbours } : {}),
+        ...(this.options.maskEngine ? { engine: this.options.maskEngine } : {}),
+      });
+      const started = performance.now();
+      const advert = run.secagg.advertise();
+      run.secaggMs += performance.now() - started;
+      this.send(advert);
+    }
+
+    run.pipeline = runLocalRound({
+      base,
+      config,
+      globalShared: bitsToFloats(open.shared),
+      personal: personal
+        ? decodeAdapter(personal.adapterJson, personal.weights, base.config).adapter
+        : undefined,
+      train,
+      validation,
+      seed: (config.seed ^ stableHash32(`${siteId}:${open.round}`)) >>> 0,
+      trainer: this.options.trainer(),
+      ...(this.options.threads ? { threads: this.options.threads } : {}),
+      signal: controller.signal,
+      onProgress: (phase, progress) =>
+        this.emit('event', {
+          type: 'round',
+          federationId: open.federationId,
+          round: open.round,
+          phase,
+          detail: null,
+          progress,
+        }),
+    });
+    run.pipeline.then(
+      (result) => this.onTrained(run, result),
+      (error: Error) => this.leave(run, `local training failed: ${error.message}`),
+    );
+  }
+
+  /** The approved identity keys of the round's sites, or why this site will not run with them. */
+  private async rosterFor(
+    participants: string[],
+    announced: Record<string, string>,
+    autoAccept: boolean,
+  ): Promise<Record<string, string> | string> {
+    const approved = { ...(await this.approvedRoster()) };
+    approved[this.options.enrollment.siteId] ??= encodeKey(this.options.identity.publicKey);
+    const unknown: string[] = [];
+    for (const id of participants) {
+      const key = announced[id];
+      if (approved[id] && key && approved[id] !== key)
+        return `site ${id} announced a different identity key than the one approved`;
+      if (!approved[id]) {
+        if (autoAccept && key) approved[id] = key;
+        else unknown.push(id);
+      }
+    }
+    if (unknown.length > 0) {
+      this.emit('event', { type: 'roster-pending', sites: unknown });
+      return `roster change awaiting operator approval (${unknown.join(', ')})`;
+    }
+    if (autoAccept) await this.options.store.remote.setSetting(APPROVED_ROSTER_SETTING, approved);
+    return approved;
+  }
+
+  private async onTrained(run: RoundRun, result: LocalRoundResult): Promise<void> {
+    if (run.finished) return;
+    run.result = result;
+    const { open } = run;
+    const base = await this.options.loadBase();
+    const { json, weights } = encodeAdapter(result.trained, base.hash, {
+      federation: open.federationId,
+      round: open.round,
+    });
+    await this.options.store.remote.savePersonalAdapter({
+      federationId: open.federationId,
+      adapterJson: json,
+      weights,
+      trainedInRound: open.round,
+      updatedAt: new Date().toISOString(),
+    });
+    this.emit('event', {
+      type: 'round',
+      federationId: open.federationId,
+      round: open.round,
+      phase: 'trained',
+      detail: null,
+      timings: { trainMs: Math.round(result.trainMs), evaluateMs: Math.round(result.evaluateMs) },
+    });
+    if (!open.config.secure.enabled) {
+      this.send({
+        type: 'plain-update',
+        federationId: open.federationId,
+        round: open.round,
+        site: this.options.enrollment.siteId,
+        update: floatBits(result.contribution.delta),
+        weight: result.contribution.weight,
+        counters: Object.values(result.contribution.counters),
+      });
+    }
+    // In secure mode the masked input goes out when the coordinator's share bundle arrives (or has).
+    await this.flushPendingShares(run);
+  }
+
+  private async onSecAggMessage(frame: Record<string, unknown>): Promise<void> {
+    const run = this.run;
+    if (!run || run.finished || !run.secagg) return;
+    const message = parseServerMessage(frame);
+    if (message.type === 'shares') {
+      run.pendingShares = message;
+      return this.flushPendingShares(run);
+    }
+    await this.answer(run, message);
+  }
+
+  /** The masked input needs both the share bundle and the trained update; sends it once both exist. */
+  private async flushPendingShares(run: RoundRun): Promise<void> {
+    if (!run.pendingShares || !run.result || run.finished || !run.secagg) return;
+    const bundle = run.pendingShares;
+    run.pendingShares = undefined;
+    const spec = roundEncodingSpec(run.open.config.secure.clipNorm, run.open.participants.length);
+    run.secagg.setInput(encodeContribution(run.result.contribution, spec));
+    await this.answer(run, bundle);
+  }
+
+  private async answer(run: RoundRun, message: unknown): Promise<void> {
+    try {
+      const started = performance.now();
+      const reply = await run.secagg!.handle(message);
+      run.secaggMs += performance.now() - started;
+      this.send(reply);
+      this.emit('event', {
+        type: 'round',
+        federationId: run.open.federationId,
+        round: run.open.round,
+        phase: `secagg:${reply.type}`,
+        detail: null,
+      });
+    } catch (error) {
+      if (!(error instanceof SecAggError)) throw error;
+      // A refusal (lying coordinator, bad signature, replay …): this site stops answering this round.
+      this.refuse(`secure aggregation, round ${run.open.round}: ${error.message}`);
+      await this.leave(run, `refused by this site: ${error.message}`);
+    }
+  }
+
+  private async leave(run: RoundRun, reason: string): Promise<void> {
+    if (run.finished) return;
+    run.finished = true;
+    run.controller.abort();
+    this.send({
+      type: 'round-leave',
+      federationId: run.open.federationId,
+      round: run.open.round,
+      reason: reason.slice(0, 300),
+    });
+    await this.closeRound(run, 'left', reason, null);
+  }
+
+  private async onRoundResult(result: ReturnType<typeof roundResultSchema.parse>): Promise<void> {
+    const run = this.run;
+    if (
+      !run ||
+      run.open.federationId !== result.federationId ||
+      run.open.round !== result.round ||
+      run.finished
+    )
+      return;
+    run.finished = true;
+    run.controller.abort();
+    const mine = this.options.enrollment.siteId;
+    const status =
+      result.status === 'completed' ? (result.included.includes(mine) ? 'completed' : 'dropped') : 'aborted';
+    await this.closeRound(run, status, result.reason, result.version?.version ?? null);
+  }
+
+  private async closeRound(
+    run: RoundRun,
+    status: string,
+    reason: string | null,
+    publishedVersion: number | null,
+  ): Promise<void> {
+    const { open } = run;
+    const local = run.result;
+    const acc = (c: { n: number; correct: number } | undefined) => (c && c.n > 0 ? c.correct / c.n : null);
+    const details = {
+      trainExamples: local?.contribution.weight ?? null,
+      trainLoss: local?.stats.lastEpochLoss ?? null,
+      // This site's own accuracy of the starting global version: shown here, never sent.
+      validation: local
+        ? {
+            n: local.startingEvaluation.n,
+            closedAcc: acc(local.startingEvaluation.closed),
+            openAcc: acc(local.startingEvaluation.open),
+            overallAcc:
+              local.startingEvaluation.n > 0
+                ? (local.startingEvaluation.closed.correct + local.startingEvaluation.open.correct) /
+                  local.startingEvaluation.n
+                : null,
+          }
+        : null,
+      trainMs: local ? Math.round(local.trainMs) : null,
+      secaggClientMs: Math.round(run.secaggMs),
+    };
+    await this.options.store.remote.recordRound({
+      federationId: open.federationId,
+      round: open.round,
+      status,
+      reason,
+      startedAt: run.startedAt,
+      finishedAt: new Date().toISOString(),
+      startingVersion: open.version.version,
+      publishedVersion,
+      details,
+    });
+    this.report(
+      status === 'completed' ? 'info' : 'warn',
+      `round ${open.round} of '${open.config.name}': ${status}${reason ? ` (${reason})` : ''}`,
+    );
+    this.emit('event', {
+      type: 'round',
+      federationId: open.federationId,
+      round: open.round,
+      phase: status,
+      detail: reason,
+      details,
+    });
+  }
+
+  private report(level: 'info' | 'warn' | 'error', message: string): void {
+    this.emit('event', { type: 'log', level, message });
+  }
+}
