@@ -73,9 +73,80 @@ export const federationEventSchema = z.discriminatedUnion('type', [
 ]);
 export type FederationEvent = z.infer<typeof federationEventSchema>;
 
+const localRoundSchema = z.object({
+  round: z.number(),
+  status: z.string(),
+  reason: z.string().nullable(),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+  startingVersion: z.number(),
+  publishedVersion: z.number().nullable(),
+  /** This site's own figures for the round (never sent): examples, loss, validation accuracy, timings. */
+  details: z.record(z.string(), z.unknown()),
+});
+
+export const federationViewSchema = z.object({
+  participation: participationSettingsSchema,
+  roster: z.object({
+    approved: z.array(z.object({ id: z.string(), fingerprint: z.string() })),
+    /** Sites the coordinator announced that the operator has not approved (new, or with a changed key). */
+    pending: z.array(
+      z.object({ id: z.string(), name: z.string(), fingerprint: z.string(), keyChanged: z.boolean() }),
+    ),
+  }),
+  federations: z.array(
+    z.object({
+      id: z.string(),
+      name: z.string(),
+      version: z.number(),
+      hash: z.string(),
+      receivedAt: z.string(),
+      strategy: z.string(),
+      secure: z.boolean(),
+      /** Adapter parts trained, and whether each is shared or stays at this site. */
+      parts: z.array(z.object({ part: z.string(), shared: z.boolean() })),
+      rounds: z.array(localRoundSchema),
+    }),
+  ),
+  activeRound: z.object({ federationId: z.string(), round: z.number() }).nullable(),
+  /** The last thing this site refused from the coordinator (bad signature, wrong base model, …). */
+  refusal: z.object({ at: z.string(), message: z.string() }).nullable(),
+});
+export type FederationView = z.infer<typeof federationViewSchema>;
+
+export const auditPageSchema = z.object({
+  total: z.number(),
+  totalBytes: z.number(),
+  entries: z.array(
+    z.object({
+      id: z.number(),
+      at: z.string(),
+      kind: z.string(),
+      recipient: z.string(),
+      bytes: z.number(),
+      sha256: z.string(),
+      detail: z.record(z.string(), z.unknown()),
+    }),
+  ),
+});
+export type AuditPage = z.infer<typeof auditPageSchema>;
+
 export const siteApiContract = {
   'status.get': { input: z.undefined(), output: siteStatusSchema },
   'enrollment.enroll': { input: z.object({ link: z.string().min(1).max(4096) }), output: siteStatusSchema },
+  'federation.get': { input: z.undefined(), output: federationViewSchema },
+  'federation.setParticipation': { input: participationSettingsSchema, output: federationViewSchema },
+  'federation.approveRoster': {
+    input: z.object({ siteIds: z.array(z.string().max(128)).min(1).max(10_000) }),
+    output: federationViewSchema,
+  },
+  'audit.list': {
+    input: z.object({
+      offset: z.number().int().min(0).default(0),
+      limit: z.number().int().min(1).max(500).default(100),
+    }),
+    output: auditPageSchema,
+  },
 } as const;
 
 export type SiteApiContract = typeof siteApiContract;

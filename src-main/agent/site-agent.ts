@@ -133,6 +133,12 @@ export class SiteAgent extends EventEmitter<{ event: [SiteEvent] }> {
     return this.federationClient;
   }
 
+  /** The federation client, or a clear error before enrollment. */
+  requireFederation(): FederationClient {
+    if (!this.federationClient) throw new Error('this site is not enrolled with a coordinator yet');
+    return this.federationClient;
+  }
+
   /** The remote store, for the SiteApi handlers. */
   get storeRemote(): RemoteSiteStore['remote'] {
     return this.store.remote;

@@ -15,6 +15,16 @@ type Handlers = {
 const handlers: Handlers = {
   'status.get': (agent) => agent.status(),
   'enrollment.enroll': (agent, input) => agent.enroll(input.link),
+  'federation.get': (agent) => agent.requireFederation().view(),
+  'federation.setParticipation': async (agent, input) => {
+    await agent.requireFederation().setParticipation(input);
+    return agent.requireFederation().view();
+  },
+  'federation.approveRoster': async (agent, input) => {
+    await agent.requireFederation().approveRoster(input.siteIds);
+    return agent.requireFederation().view();
+  },
+  'audit.list': (agent, input) => agent.storeRemote.auditLog(input.offset, input.limit),
 };
 
 export type SiteApiResult = { ok: true; value: unknown } | ({ ok: false } & SiteApiErrorBody);

@@ -58,6 +58,7 @@ export class CoordinatorConnection extends EventEmitter<{
   private attempt = 0;
   private stopped = true;
   private announcedRoster = new Map<string, string>();
+  private announcedNames = new Map<string, string>();
   private current: ConnectionStatus = {
     state: 'disconnected',
     since: new Date().toISOString(),
@@ -81,6 +82,10 @@ export class CoordinatorConnection extends EventEmitter<{
   /** The enrolled sites and their identity keys (base64url) as the coordinator last announced them. */
   get roster(): ReadonlyMap<string, string> {
     return this.announcedRoster;
+  }
+
+  get rosterNames(): ReadonlyMap<string, string> {
+    return this.announcedNames;
   }
 
   start(): void {
@@ -183,6 +188,7 @@ export class CoordinatorConnection extends EventEmitter<{
       } else if (message.type === 'welcome') {
         this.attempt = 0;
         this.announcedRoster = new Map(message.sites.map((site) => [site.id, site.identityPublicKey]));
+        this.announcedNames = new Map(message.sites.map((site) => [site.id, site.name]));
         this.setStatus('connected', null, null);
         this.emit('roster', message.sites);
       }

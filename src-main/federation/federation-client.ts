@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { decodeKey, encodeKey, type IdentityKeyPair } from '../../core/crypto/identity.js';
+import { decodeKey, encodeKey, keyFingerprint, type IdentityKeyPair } from '../../core/crypto/identity.js';
 import { stableHash32 } from '../../core/data/split.js';
 import { encodeContribution, roundEncodingSpec } from '../../core/fl/round-vector.js';
 import { decodeAdapter, encodeAdapter } from '../../core/ml/formats.js';
@@ -33,7 +33,7 @@ import {
   parseServerMessage,
   type MaskEngine,
 } from '../../core/secagg/index.js';
-import type { FederationEvent, ParticipationSettings } from '../../core/site-api/contract.js';
+import type { FederationEvent, FederationView, ParticipationSettings } from '../../core/site-api/contract.js';
 import type { SiteDataService } from '../data/site-data-service.js';
 import type { RemoteSiteStore } from '../store/open-store.js';
 import type { EnrollmentState } from '../agent/site-data-dir.js';
@@ -135,6 +135,83 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
       ((await this.options.store.remote.getSetting(APPROVED_ROSTER_SETTING)) as
         Record<string, string> | undefined) ?? {}
     );
+  }
+
+  async setParticipation(settings: ParticipationSettings): Promise<void> {
+    await this.options.store.remote.setSetting(PARTICIPATION_SETTING, settings);
+    this.report(
+      'info',
+      settings.participate
+        ? `participation on${settings.window ? ` (${settings.window.start}–${settings.window.end})` : ''}`
+        : 'participation paused by the operator',
+    );
+  }
+
+  /** Approves the identity keys the coordinator announced for these sites. */
+  async approveRoster(siteIds: readonly string[]): Promise<void> {
+    const approved = await this.approvedRoster();
+    const announced = this.options.connection.roster;
+    for (const id of siteIds) {
+      const key = announced.get(id);
+      if (!key) throw new Error(`the coordinator has not announced a site '${id}'`);
+      approved[id] = key;
+    }
+    await this.options.store.remote.setSetting(APPROVED_ROSTER_SETTING, approved);
+    this.report('info', `approved ${siteIds.length} site(s) for secure aggregation: ${siteIds.join(', ')}`);
+  }
+
+  /** Everything the operator's federation screen shows. */
+  async view(): Promise<FederationView> {
+    const [participation, approved, known] = await Promise.all([
+      this.participation(),
+      this.approvedRoster(),
+      this.options.store.remote.knownFederations(),
+    ]);
+    const pending: FederationView['roster']['pending'] = [];
+    for (const [id, key] of this.options.connection.roster) {
+      if (id === this.options.enrollment.siteId || approved[id] === key) continue;
+      pending.push({
+        id,
+        name: this.options.connection.rosterNames.get(id) ?? id,
+        fingerprint: await keyFingerprint(decodeKey(key)),
+        keyChanged: approved[id] !== undefined,
+      });
+    }
+    const federations = await Promise.all(
+      known.map(async (row) => {
+        const config = federationConfigSchema.parse(JSON.parse(row.config));
+        return {
+          id: row.federationId,
+          name: config.name,
+          version: row.version,
+          hash: row.hash,
+          receivedAt: row.receivedAt,
+          strategy: config.strategy.kind,
+          secure: config.secure.enabled,
+          parts: (['lora', 'prompt', 'head'] as const)
+            .filter((part) => config.adapter[part].enabled)
+            .map((part) => ({ part, shared: config.adapter[part].shared })),
+          rounds: (await this.options.store.remote.localRounds(row.federationId, 100)).map(
+            ({ federationId: _id, ...round }) => round,
+          ),
+        };
+      }),
+    );
+    return {
+      participation,
+      roster: {
+        approved: await Promise.all(
+          Object.entries(approved).map(async ([id, key]) => ({
+            id,
+            fingerprint: await keyFingerprint(decodeKey(key)),
+          })),
+        ),
+        pending,
+      },
+      federations,
+      activeRound: this.activeRound ?? null,
+      refusal: this.lastRefusal,
+    };
   }
 
   private async onFrame(bytes: Uint8Array): Promise<void> {
