@@ -190,13 +190,11 @@ export class SecAggClient {
             `advert of ${advert.site} is for ${advert.federationId} round ${advert.round}`,
           );
         }
-        const cPk = fromBase64(advert.cPk);
-        const sPk = fromBase64(advert.sPk);
-        const signed = advertMessage(federationId, round, advert.site, cPk, sPk);
-        if (!verify(fromBase64(advert.signature), signed, this.roster.get(advert.site)!)) {
-          refuse('bad-signature', `advert of ${advert.site} is not signed by its pinned identity key`);
-        }
-        this.u1.set(advert.site, { site: advert.site, cPk, sPk });
+        this.u1.set(advert.site, {
+          site: advert.site,
+          cPk: fromBase64(advert.cPk),
+          sPk: fromBase64(advert.sPk),
+        });
       }
       const own = this.u1.get(this.siteId);
       if (!own) refuse('self-missing', 'this site is not in the advert list');
@@ -209,6 +207,17 @@ export class SecAggClient {
       this.sid = sessionId(this.session, paramsTag(this.params), [...this.u1.values()]);
       const graph = neighbourhoods(this.sid, [...this.u1.keys()], this.params.neighbours);
       this.neighbours = new Set(graph.get(this.siteId)!);
+      // Complete graph: every advert. SecAgg+: the adverts of this site's neighbourhood, the only keys it
+      // uses; it cannot check non-neighbours' later participation either, so its guarantees are per
+      // neighbourhood, and verifying all n adverts would cost n signature checks per site.
+      const adverts = new Map(message.adverts.map((a) => [a.site, a]));
+      for (const v of [this.siteId, ...this.neighbours]) {
+        const { cPk, sPk } = this.u1.get(v)!;
+        const signed = advertMessage(federationId, round, v, cPk, sPk);
+        if (!verify(fromBase64(adverts.get(v)!.signature), signed, this.roster.get(v)!)) {
+          refuse('bad-signature', `advert of ${v} is not signed by its pinned identity key`);
+        }
+      }
       for (const v of this.neighbours) {
         const peer = this.u1.get(v)!;
         this.shareKeys.set(v, shareKey(x25519(this.cKeys!.secretKey, peer.cPk, v), this.sid));

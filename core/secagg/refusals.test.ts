@@ -22,12 +22,14 @@ import { sodium } from './sodium.js';
 const LENGTH = 8;
 
 /** Five sites (t = 4) driven stage by stage, so a test can tamper with any message or act for a site. */
-async function harness(options: { n?: number; malicious?: string; length?: number } = {}) {
+async function harness(
+  options: { n?: number; malicious?: string; length?: number; neighbours?: number } = {},
+) {
   const ids = makeIdentities(options.n ?? 5);
   const roster = Object.fromEntries(ids.map((id) => [id.siteId, id.publicKey]));
   const session = { federationId: 'fed-a', round: 7, modelHash: 'model-h', configHash: 'config-h' };
   const length = options.length ?? LENGTH;
-  const config = { session, roster, vectorLength: length };
+  const config = { session, roster, vectorLength: length, neighbours: options.neighbours };
   const server = new SecAggServer(config);
   const clients = new Map(
     ids
@@ -143,6 +145,27 @@ describe('the client refuses at AdvertiseKeys → ShareKeys', () => {
     const victim = list.adverts[2]!;
     victim.sPk = list.adverts[3]!.sPk; // keys swapped in: the signature no longer covers them
     await expectRefusal(h.client('site-001').handle(list), 'bad-signature');
+  });
+
+  it("with SecAgg+, a bad advert of a neighbour; non-neighbours' adverts are not its to check", async () => {
+    const badSignature = toBase64(sodium.randombytes_buf(64));
+    const withBadSignature = (list: Extract<ServerMessage, { type: 'adverts' }>, site: string) => ({
+      ...list,
+      adverts: list.adverts.map((a) => (a.site === site ? { ...a, signature: badSignature } : a)),
+    });
+    for (const target of ['neighbour', 'stranger'] as const) {
+      const h = await harness({ n: 12, neighbours: 4 });
+      await h.step();
+      const list = h.messageFor('site-001') as Extract<ServerMessage, { type: 'adverts' }>;
+      const near = h.server.neighboursOf('site-001');
+      const site =
+        target === 'neighbour'
+          ? near[0]!
+          : list.adverts.find((a) => a.site !== 'site-001' && !near.includes(a.site))!.site;
+      const reply = h.client('site-001').handle(withBadSignature(list, site));
+      if (target === 'neighbour') await expectRefusal(reply, 'bad-signature');
+      else expect((await reply).type).toBe('share-keys');
+    }
   });
 
   it('an advert for another round or federation, even correctly signed', async () => {
