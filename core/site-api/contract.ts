@@ -1,4 +1,20 @@
 import { z } from 'zod';
+import {
+  dataCountsSchema,
+  imagePageSchema,
+  imageQuerySchema,
+  importHistoryQuerySchema,
+  importProgressSchema,
+  importRecordSchema,
+  importRequestSchema,
+  importSummarySchema,
+  itemErrorSchema,
+  recordPageSchema,
+  recordQuerySchema,
+  recordRowSchema,
+  recordedFormatSchema,
+  synthRadRequestSchema,
+} from '../data/site-data-api.js';
 
 /**
  * The one typed contract between the desktop UI and the site agent (DESIGN §7). Channel → input and
@@ -131,6 +147,41 @@ export const auditPageSchema = z.object({
 });
 export type AuditPage = z.infer<typeof auditPageSchema>;
 
+/**
+ * A long import or SynthRad generation. The UI names it (`jobId`) so it can follow its progress events
+ * and cancel it; the call itself resolves with the summary once everything is stored (or rejects with
+ * one line saying why nothing was).
+ */
+export const importJobIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -');
+
+export const importJobSchema = z.object({
+  jobId: importJobIdSchema,
+  kind: z.enum(['import', 'synth']),
+  format: recordedFormatSchema,
+  /** The dataset folder or table the operator chose (local to this machine), or `synthrad:<preset>`. */
+  source: z.string(),
+  state: z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']),
+  startedAt: z.string(),
+  /** The latest progress: read → decode (images) → write (rows) → done. */
+  progress: importProgressSchema.nullable(),
+  /** The summary line when completed, the reason when failed or cancelled. */
+  message: z.string().nullable(),
+});
+export type ImportJob = z.infer<typeof importJobSchema>;
+
+/** Generated thumbnails for a page, keyed by image id (as a string: JSON object keys). */
+const thumbnailsSchema = z.record(z.string(), z.string());
+
+export const synthRadPresetSchema = z.object({ name: z.string(), description: z.string() });
+
+export const imageDetailSchema = z.object({
+  imageId: z.number(),
+  /** Exactly what the model sees (grayscale, letterboxed square), as a `data:image/png` URL. */
+  modelInput: z.string(),
+  questions: z.array(recordRowSchema),
+});
+export type ImageDetail = z.infer<typeof imageDetailSchema>;
+
 export const siteApiContract = {
   'status.get': { input: z.undefined(), output: siteStatusSchema },
   'enrollment.enroll': { input: z.object({ link: z.string().min(1).max(4096) }), output: siteStatusSchema },
@@ -147,6 +198,41 @@ export const siteApiContract = {
     }),
     output: auditPageSchema,
   },
+  'data.counts': { input: z.undefined(), output: dataCountsSchema },
+  'data.import': {
+    input: importRequestSchema.extend({ jobId: importJobIdSchema }),
+    output: importSummarySchema,
+  },
+  'data.synth': {
+    input: synthRadRequestSchema.extend({ jobId: importJobIdSchema }),
+    output: importSummarySchema,
+  },
+  /** Stops an import before its write transaction; false when it is not running (any more). */
+  'data.cancelImport': {
+    input: z.strictObject({ jobId: importJobIdSchema }),
+    output: z.object({ cancelled: z.boolean() }),
+  },
+  /** Imports queued or running now (for a window opened while one runs). */
+  'data.jobs': { input: z.undefined(), output: z.array(importJobSchema) },
+  'data.synthPresets': { input: z.undefined(), output: z.array(synthRadPresetSchema) },
+  'data.records': {
+    input: recordQuerySchema.extend({ thumbnails: z.boolean().optional() }),
+    output: recordPageSchema.extend({ thumbnails: thumbnailsSchema }),
+  },
+  'data.images': {
+    input: imageQuerySchema.extend({ thumbnails: z.boolean().optional() }),
+    output: imagePageSchema.extend({ thumbnails: thumbnailsSchema }),
+  },
+  'data.image': { input: z.strictObject({ imageId: z.number().int().min(1) }), output: imageDetailSchema },
+  'data.imports': { input: importHistoryQuerySchema, output: z.array(importRecordSchema) },
+  'data.importErrors': {
+    input: z.strictObject({
+      importId: z.number().int().min(1),
+      offset: z.number().int().min(0).default(0),
+      limit: z.number().int().min(1).max(500).default(100),
+    }),
+    output: z.array(itemErrorSchema),
+  },
 } as const;
 
 export type SiteApiContract = typeof siteApiContract;
@@ -157,6 +243,8 @@ export type SiteApiOutput<C extends SiteApiChannel> = z.output<SiteApiContract[C
 export const siteEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('status'), status: siteStatusSchema }),
   z.object({ type: z.literal('federation'), event: federationEventSchema }),
+  /** An import or SynthRad generation going through its phases (throttled), then its outcome. */
+  z.object({ type: z.literal('import'), job: importJobSchema }),
   z.object({
     type: z.literal('log'),
     at: z.string(),

@@ -6,6 +6,7 @@ import type { BaseModel } from '../../core/ml/engine.node.js';
 import { startTrainer, type Trainer } from '../../core/ml/trainer.node.js';
 import { nativeMaskEngine } from '../../core/secagg/mask-engine.node.js';
 import { SiteDataService } from '../data/site-data-service.js';
+import { ImportJobs } from './import-jobs.js';
 import { FederationClient } from '../federation/federation-client.js';
 import { decodeKey, keyFingerprint, type IdentityKeyPair } from '../../core/crypto/identity.js';
 import { readIdentityKeyFile } from '../../core/crypto/key-file.node.js';
@@ -48,9 +49,13 @@ export class SiteAgent extends EventEmitter<{ event: [SiteEvent] }> {
   private trainer: Trainer | undefined;
   private base: Promise<BaseModel> | undefined;
   readonly data: SiteDataService;
+  /** Imports the UI started, with progress events and cancellation. */
+  readonly importJobs: ImportJobs;
   private roster: SiteStatus['roster'] = [];
   private fingerprints = new Map<string, string>();
   private readonly recentLogs: Extract<SiteEvent, { type: 'log' }>[] = [];
+  /** The latest event of the round in flight, for a UI that opens mid-round. */
+  private lastRoundEvent: Extract<SiteEvent, { type: 'federation' }> | undefined;
 
   private constructor(
     readonly paths: SitePaths,
@@ -61,6 +66,7 @@ export class SiteAgent extends EventEmitter<{ event: [SiteEvent] }> {
   ) {
     super();
     this.data = new SiteDataService(store);
+    this.importJobs = new ImportJobs(this.data, (job) => this.emit('event', { type: 'import', job }));
   }
 
   static async open(options: SiteAgentOptions): Promise<SiteAgent> {
@@ -190,7 +196,10 @@ export class SiteAgent extends EventEmitter<{ event: [SiteEvent] }> {
     });
     federation.on('event', (event) => {
       if (event.type === 'log') this.log(event.level, event.message);
-      else this.emit('event', { type: 'federation', event });
+      else {
+        if (event.type === 'round') this.lastRoundEvent = { type: 'federation', event };
+        this.emit('event', { type: 'federation', event });
+      }
     });
     this.federationClient = federation;
     connection.on('status', async (status) => {
@@ -224,9 +233,23 @@ export class SiteAgent extends EventEmitter<{ event: [SiteEvent] }> {
     return value;
   }
 
-  /** The latest log lines, oldest first, for a UI that subscribes after they happened. */
-  recentActivity(): Extract<SiteEvent, { type: 'log' }>[] {
-    return [...this.recentLogs];
+  /**
+   * What a UI that subscribes now has missed: the latest log lines (oldest first), the imports in
+   * flight, and where the running round is.
+   */
+  recentActivity(): SiteEvent[] {
+    const active = this.federationClient?.activeRound;
+    const round = this.lastRoundEvent;
+    const roundInFlight =
+      active &&
+      round?.event.type === 'round' &&
+      round.event.federationId === active.federationId &&
+      round.event.round === active.round;
+    return [
+      ...this.recentLogs,
+      ...this.importJobs.active().map((job) => ({ type: 'import' as const, job })),
+      ...(roundInFlight ? [round] : []),
+    ];
   }
 
   log(level: 'info' | 'warn' | 'error', message: string): void {

@@ -6,6 +6,8 @@ import {
   type SiteApiInput,
   type SiteApiOutput,
 } from '../../core/site-api/contract.js';
+import { SYNTHRAD_PRESETS } from '../../core/data/synthrad.js';
+import type { SiteDataService } from '../data/site-data-service.js';
 import type { SiteAgent } from './site-agent.js';
 
 type Handlers = {
@@ -25,7 +27,58 @@ const handlers: Handlers = {
     return agent.requireFederation().view();
   },
   'audit.list': (agent, input) => agent.storeRemote.auditLog(input.offset, input.limit),
+  'data.counts': (agent) => agent.data.counts(),
+  'data.import': (agent, input) => agent.importJobs.importDataset(input),
+  'data.synth': (agent, input) => agent.importJobs.generateSynthRad(input),
+  'data.cancelImport': async (agent, input) => ({ cancelled: agent.importJobs.cancel(input.jobId) }),
+  'data.jobs': async (agent) => agent.importJobs.active(),
+  'data.synthPresets': async () =>
+    Object.entries(SYNTHRAD_PRESETS).map(([name, { description }]) => ({ name, description })),
+  'data.records': async (agent, { thumbnails = true, ...query }) => {
+    const page = await agent.data.listRecords(query);
+    return {
+      ...page,
+      thumbnails: thumbnails
+        ? await thumbnailsOf(
+            agent.data,
+            page.rows.map((row) => row.imageId),
+          )
+        : {},
+    };
+  },
+  'data.images': async (agent, { thumbnails = true, ...query }) => {
+    const page = await agent.data.listImages(query);
+    return {
+      ...page,
+      thumbnails: thumbnails
+        ? await thumbnailsOf(
+            agent.data,
+            page.rows.map((row) => row.id),
+          )
+        : {},
+    };
+  },
+  'data.image': async (agent, { imageId }) => {
+    const [png, questions] = await Promise.all([
+      agent.data.modelInputPng(imageId),
+      agent.data.listRecords({ imageId, limit: 500 }),
+    ]);
+    if (!png) throw new Error(`there is no image ${imageId} in this site's store`);
+    return {
+      imageId,
+      modelInput: `data:image/png;base64,${Buffer.from(png).toString('base64')}`,
+      questions: questions.rows,
+    };
+  },
+  'data.imports': (agent, input) => agent.data.imports(input),
+  'data.importErrors': (agent, input) => agent.data.importErrors(input.importId, input.offset, input.limit),
 };
+
+/** The stored thumbnails of a page's images (each once), keyed by image id. */
+async function thumbnailsOf(data: SiteDataService, imageIds: number[]): Promise<Record<string, string>> {
+  const urls = await data.thumbnailDataUrls([...new Set(imageIds)]);
+  return Object.fromEntries(Object.entries(urls));
+}
 
 export type SiteApiResult = { ok: true; value: unknown } | ({ ok: false } & SiteApiErrorBody);
 
