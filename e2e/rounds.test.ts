@@ -95,3 +95,27 @@ describe('federated rounds over the network', () => {
     expect(secure.metrics!.closedAcc).toBe(plain.metrics!.closedAcc);
   });
 });
+
+describe('evaluation rounds', () => {
+  it('measure the current version federation-wide without publishing a new one', async () => {
+    const federation = await federationOf(2);
+    running.push(federation);
+    await createFederation(federation.server, 'fed-eval');
+    const trained = await federation.server.rounds.runRound('fed-eval');
+    const evaluation = await federation.server.rounds.runRound('fed-eval', { evaluateOnly: true });
+    expect(evaluation.status, evaluation.reason ?? '').toBe('completed');
+    expect(evaluation.version).toBeNull();
+    expect(evaluation.metrics?.startingVersion).toBe(1);
+    expect(evaluation.metrics?.trainExamples).toBe(0);
+    expect(evaluation.metrics?.valExamples).toBe(trained.metrics?.valExamples);
+    expect((await federation.server.store.getVersion('fed-eval'))?.version).toBe(1);
+    const rounds = await federation.sites[0]!.storeRemote.localRounds('fed-eval');
+    expect(rounds.map((r) => [r.round, r.status, r.details.mode])).toEqual([
+      [2, 'completed', 'evaluate'],
+      [1, 'completed', 'train'],
+    ]);
+    expect(rounds[1]!.details.uploadBytes as number).toBeGreaterThan(
+      rounds[0]!.details.uploadBytes as number,
+    );
+  });
+});

@@ -15,6 +15,18 @@ const commands: Record<string, CommandEntry> = {
     summary: 'show enrolled and connected sites',
     load: () => import('./commands/status.js'),
   },
+  'server federation': {
+    summary: 'create or list federations (create|list)',
+    load: () => import('./commands/federation.js'),
+  },
+  'server rounds': {
+    summary: 'run rounds of a federation and follow them live',
+    load: () => import('./commands/rounds.js'),
+  },
+  'server export': {
+    summary: 'export a global version (cohort, peft, onnx)',
+    load: () => import('./commands/export.js'),
+  },
 };
 
 export function run(command: string, args: string[]): Promise<number> {

@@ -1,53 +1,142 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseCommandArgs, parseIntegerOption } from '../core/cli/args.node.js';
-import { CohortProcess, cohort } from '../core/cli/cohort-process.node.js';
+import { CohortProcess, cohort, type JsonEvent } from '../core/cli/cohort-process.node.js';
+import { CliError } from '../core/cli/errors.js';
 import { freePort } from '../core/util/free-port.node.js';
+import { AdminClient } from './admin-client.js';
+import { parseStrategy } from './commands/federation.js';
+import { answersOf, readAnswerSource } from './federations.js';
+import type { RoundEvent, RoundOutcome } from './rounds/round-engine.js';
 
-const SITE_NAMES = [
-  'Northgate General',
-  'Riverside Children’s',
-  'St. Lucia University Hospital',
-  'Harbor Community',
-  'Valley Regional',
-  'Lakeside Medical',
-];
+const SYNTH_SITES = [
+  { name: 'Northgate Chest Clinic', preset: 'chest-clinic' },
+  { name: 'St. Lucia Neuro Centre', preset: 'neuro-center' },
+  { name: 'Riverside Abdominal Imaging', preset: 'abdominal-imaging' },
+  { name: 'Valley Rural Hospital', preset: 'rural-xray' },
+  { name: 'Harbor General', preset: 'general' },
+  { name: 'Lakeside Chest Unit', preset: 'chest-clinic' },
+] as const;
+const ORGAN_SITES = [
+  { name: 'Head & Neuro Hospital', organ: 'HEAD' },
+  { name: 'Chest Hospital', organ: 'CHEST' },
+  { name: 'Abdominal Hospital', organ: 'ABD' },
+] as const;
+
+interface DemoSite {
+  name: string;
+  dataDir: string;
+  process: CohortProcess;
+  id: string;
+  url: string;
+  phase: string;
+  progress: { done: number; total: number; loss?: number } | undefined;
+  /** The site's own report of each round it finished (timings, upload bytes). */
+  rounds: Map<number, Record<string, unknown>>;
+}
+
+export interface DemoOptions {
+  sites: number;
+  rounds: number;
+  dataset: string;
+  perSite: number;
+  epochs: number;
+  secure: boolean;
+  strategy: string;
+  baselines: boolean;
+  json: string | undefined;
+  out: string | undefined;
+  keep: boolean;
+}
+
+const pct = (value: number | null | undefined) => (value == null ? '  –  ' : `${(value * 100).toFixed(1)}%`);
+const seconds = (ms: number | null | undefined) => (ms == null ? '–' : `${(ms / 1000).toFixed(1)}s`);
 
 /**
- * `cohort demo`: a coordinator and N sites as separate processes on loopback, each with its own
- * temporary data directory: init, invite, enroll, connect. Stays up until Ctrl-C, then stops every
- * process and removes the temporary directories.
+ * `cohort demo`: a coordinator and N hospital sites as separate processes on this machine, each with its
+ * own data (SynthRad-VQA presets modelling different hospitals, or VQA-RAD split by organ), running
+ * federated rounds with secure aggregation, shown live, then a final table (and JSON). With --baselines
+ * it also trains each site alone and all data pooled with the same budget, for comparison.
  */
 export async function run(_command: string, args: string[]): Promise<number> {
-  const { values } = parseCommandArgs('demo', args, { sites: { type: 'string' } });
+  const { values } = parseCommandArgs('demo', args, {
+    sites: { type: 'string' },
+    rounds: { type: 'string' },
+    dataset: { type: 'string' },
+    'split-by': { type: 'string' },
+    'per-site': { type: 'string' },
+    epochs: { type: 'string' },
+    secure: { type: 'string' },
+    strategy: { type: 'string' },
+    baselines: { type: 'boolean' },
+    json: { type: 'string' },
+    out: { type: 'string' },
+    keep: { type: 'boolean' },
+  });
   if (values.help) {
-    console.log(`usage: cohort demo [--sites N]
+    console.log(`usage: cohort demo [--sites N] [--rounds R] [--dataset synth|vqa-rad:DIR] [--split-by organ]
+                 [--per-site Q] [--epochs E] [--secure on|off] [--strategy fedavg|fedprox[:MU]|fedadam[:LR]]
+                 [--baselines] [--json FILE] [--out DIR] [--keep]
 
-Starts a coordinator and N hospital sites (default 3) on this machine, enrolls them, waits until all
-are connected, and prints the site UI addresses and the coordinator status. Ctrl-C stops everything.`);
+A coordinator and N sites (default 3) as separate processes on this machine, each with different data,
+train one adapter together over R rounds (default 5) with secure aggregation, live, and end with a table
+of the global model's accuracy (evaluated on the union of the sites' validation splits).
+  --dataset       synth (default; SynthRad-VQA, a different hospital profile per site) or vqa-rad:DIR,
+                  split by organ into three sites (HEAD, CHEST, ABD)
+  --per-site      SynthRad questions per site (default 300)
+  --secure off    plain FedAvg with visible updates, clearly insecure: only to measure the overhead
+  --baselines     also train each site alone and all data pooled, with the same training budget
+  --json FILE     write the figures as JSON       --out DIR   keep the final global adapter in DIR/final
+  --keep          stay up afterwards to explore the site UIs and the console (Ctrl-C stops)`);
     return 0;
   }
-  const siteCount = parseIntegerOption('demo', values.sites, '--sites', 1, SITE_NAMES.length) ?? 3;
+  const dataset = values.dataset ?? 'synth';
+  if (dataset !== 'synth' && !dataset.startsWith('vqa-rad:'))
+    throw new CliError(`demo: --dataset must be synth or vqa-rad:DIR`, 2);
+  if (values['split-by'] !== undefined && values['split-by'] !== 'organ')
+    throw new CliError('demo: --split-by takes organ', 2);
+  if (values.secure !== undefined && values.secure !== 'on' && values.secure !== 'off')
+    throw new CliError('demo: --secure takes on or off', 2);
+  const options: DemoOptions = {
+    sites:
+      dataset === 'synth'
+        ? (parseIntegerOption('demo', values.sites, '--sites', 2, SYNTH_SITES.length) ?? 3)
+        : ORGAN_SITES.length,
+    rounds: parseIntegerOption('demo', values.rounds, '--rounds', 1, 200) ?? 5,
+    dataset,
+    perSite: parseIntegerOption('demo', values['per-site'], '--per-site', 20, 100_000) ?? 300,
+    epochs: parseIntegerOption('demo', values.epochs, '--epochs', 1, 50) ?? 2,
+    secure: values.secure !== 'off',
+    strategy: values.strategy ?? 'fedavg',
+    baselines: values.baselines ?? false,
+    json: values.json,
+    out: values.out,
+    keep: values.keep ?? false,
+  };
+  parseStrategy('demo', options.strategy);
+  if (dataset !== 'synth' && values.sites !== undefined && Number(values.sites) !== ORGAN_SITES.length) {
+    throw new CliError(`demo: VQA-RAD split by organ gives exactly ${ORGAN_SITES.length} sites`, 2);
+  }
+  return runDemo(options);
+}
+
+async function runDemo(options: DemoOptions): Promise<number> {
   const root = mkdtempSync(join(tmpdir(), 'cohort-demo-'));
   const processes: CohortProcess[] = [];
-  const stopAll = async () => {
-    await Promise.all(processes.map((p) => p.stop()));
-    rmSync(root, { recursive: true, force: true });
-  };
   let interrupted = false;
-  const interrupt = new Promise<void>((resolve) =>
+  const interruption = new Promise<void>((resolveInterrupt) =>
     process.once('SIGINT', () => {
       interrupted = true;
-      resolve();
+      resolveInterrupt();
     }),
   );
   process.once('SIGTERM', () => process.emit('SIGINT'));
-
+  const began = Date.now();
   try {
     const port = await freePort();
     const coordinatorDir = join(root, 'coordinator');
-    step(`coordinator: initialising in ${coordinatorDir}`);
+    step(`coordinator: initialising (${coordinatorDir})`);
     cohort(
       'server',
       'init',
@@ -63,40 +152,430 @@ are connected, and prints the site UI addresses and the coordinator status. Ctrl
     await coordinator.waitForEvent((e) => e.event === 'listening', 'the coordinator to listen');
     step(`coordinator: listening on https://127.0.0.1:${port}`);
 
-    const uis: { name: string; url: string }[] = [];
-    for (const name of SITE_NAMES.slice(0, siteCount)) {
-      const siteDir = join(root, `site-${uis.length + 1}`);
+    const sites: DemoSite[] = [];
+    const plan = options.dataset === 'synth' ? SYNTH_SITES.slice(0, options.sites) : ORGAN_SITES;
+    for (const [index, entry] of plan.entries()) {
+      const dataDir = join(root, `site-${index + 1}`);
       const { link } = JSON.parse(
-        cohort('server', 'invite', '--data-dir', coordinatorDir, '--site', name, '--json'),
+        cohort('server', 'invite', '--data-dir', coordinatorDir, '--site', entry.name, '--json'),
       ) as { link: string };
-      cohort('site', 'enroll', '--data-dir', siteDir, link);
-      const site = new CohortProcess(['site', 'serve', '--data-dir', siteDir]);
-      processes.push(site);
-      const ready = await site.waitForEvent((e) => e.event === 'ready', `${name}'s agent to start`);
-      await site.waitForEvent(
-        (e) => e.event === 'connection' && e.state === 'connected',
-        `${name} to connect`,
+      const enrolled = JSON.parse(cohort('site', 'enroll', '--data-dir', dataDir, link, '--json')) as {
+        site: { id: string };
+      };
+      const summary =
+        'preset' in entry
+          ? cohort(
+              'site',
+              'synth',
+              '--data-dir',
+              dataDir,
+              '--preset',
+              entry.preset,
+              '--n',
+              String(options.perSite),
+              '--seed',
+              String(1000 + index),
+              '--json',
+            )
+          : cohort(
+              'site',
+              'import',
+              '--data-dir',
+              dataDir,
+              '--format',
+              'vqa-rad',
+              options.dataset.slice('vqa-rad:'.length),
+              '--organ',
+              entry.organ,
+              '--json',
+            );
+      const { message } = JSON.parse(summary) as { message: string };
+      cohort('site', 'participate', '--data-dir', dataDir, 'on', '--auto-accept-roster', 'on');
+      const siteProcess = new CohortProcess(['site', 'serve', '--data-dir', dataDir]);
+      processes.push(siteProcess);
+      const ready = await siteProcess.waitForEvent(
+        (e) => e.event === 'ready',
+        `${entry.name}'s agent to start`,
       );
-      step(`${name}: enrolled and connected`);
-      uis.push({ name, url: String(ready.url) });
+      await siteProcess.waitForEvent(
+        (e) => e.event === 'connection' && e.state === 'connected',
+        `${entry.name} to connect`,
+      );
+      step(`${entry.name}: enrolled, ${message}, connected`);
+      sites.push({
+        name: entry.name,
+        dataDir,
+        process: siteProcess,
+        id: enrolled.site.id,
+        url: String(ready.url),
+        phase: 'idle',
+        progress: undefined,
+        rounds: new Map(),
+      });
     }
 
-    console.log('\nSite UIs (open in a browser; each link carries that agent’s launch token):');
-    for (const ui of uis) console.log(`  ${ui.name.padEnd(32)} ${ui.url}`);
-    console.log('');
-    process.stdout.write(cohort('server', 'status', '--data-dir', coordinatorDir));
-    console.log('\nAll running. Press Ctrl-C to stop the demo.');
-    await interrupt;
-    console.log('\nStopping…');
+    const admin = new AdminClient('demo', coordinatorDir);
+    const answers = answersOf(
+      await readAnswerSource(options.dataset === 'synth' ? 'synth' : options.dataset),
+    );
+    const rounds = options.rounds;
+    await admin.post('/v1/admin/federations', {
+      id: 'demo',
+      name: options.dataset === 'synth' ? 'SynthRad-VQA demo federation' : 'VQA-RAD by organ',
+      answers,
+      overrides: {
+        rounds,
+        minSites: 2,
+        strategy: parseStrategy('demo', options.strategy),
+        local: { epochs: options.epochs, batchSize: 32, lr: 3e-3, weightDecay: 0.01, gradClip: 1 },
+        secure: { enabled: options.secure, clipNorm: 1 },
+        deadlines: { trainingMs: 20 * 60_000, stageMs: 60_000 },
+      },
+    });
+    step(
+      `federation: ${answers.length} answers, ${options.strategy}, ${options.epochs} local epoch(s) per round, secure aggregation ${options.secure ? 'on' : 'OFF — insecure, for measuring overhead only'}`,
+    );
+
+    const display = new LiveDisplay(sites, rounds);
+    for (const site of sites) site.process.onEvent((event) => display.onSiteEvent(site, event));
+    const outcomes: RoundOutcome[] = [];
+    const follow = (raw: unknown) => {
+      const event = raw as RoundEvent;
+      if (event.type === 'round-started' || event.type === 'round-stage') display.onRoundEvent(event);
+      if (event.type === 'round-finished') {
+        outcomes.push(event.outcome);
+        display.onRoundFinished(event.outcome);
+      }
+    };
+    await admin.stream('/v1/admin/federations/demo/rounds', { count: rounds }, follow);
+    const trainingRounds = outcomes.splice(0);
+    await admin.stream('/v1/admin/federations/demo/rounds', { count: 1, evaluate: true }, follow);
+    const evaluation = outcomes[0];
+    display.stop();
+    // Sites report their own round figures a moment after the coordinator's result.
+    await Promise.all(
+      sites.map((site) =>
+        site.process
+          .waitForEvent(
+            (e) => e.event === 'round' && e.round === trainingRounds.length + 1 && isFinalPhase(e.phase),
+            `${site.name}'s round report`,
+            10_000,
+          )
+          .catch(() => undefined),
+      ),
+    );
+
+    const outDir = options.out ? resolve(options.out) : join(root, 'out');
+    const finalDir = join(outDir, 'final');
+    cohort(
+      'server',
+      'export',
+      '--data-dir',
+      coordinatorDir,
+      '--federation',
+      'demo',
+      '--format',
+      'cohort',
+      '--out',
+      finalDir,
+    );
+
+    const report = buildReport(options, sites, trainingRounds, evaluation, options.out ? finalDir : null);
+    if (options.baselines) report.baselines = runBaselines(sites, options, root);
+    printReport(report, options);
+    if (options.json) writeFileSync(options.json, `${JSON.stringify(report, null, 2)}\n`);
+    console.log(
+      `\nDone in ${seconds(Date.now() - began)}.${options.json ? ` Figures written to ${options.json}.` : ''}${options.out ? ` Final adapter in ${finalDir}.` : ''}`,
+    );
+
+    if (options.keep && !interrupted) {
+      console.log('\nStill running (--keep). Site UIs:');
+      for (const site of sites) console.log(`  ${site.name.padEnd(30)} ${site.url}`);
+      console.log(
+        `Coordinator console: https://127.0.0.1:${port}/console/ (admin token in ${join(coordinatorDir, 'admin.token')})`,
+      );
+      console.log('Press Ctrl-C to stop.');
+      await interruption;
+    }
+    return trainingRounds.every((o) => o.status === 'completed') ? 0 : 1;
   } catch (error) {
-    if (!interrupted) throw error;
+    if (interrupted) return 130;
+    throw error;
   } finally {
-    await stopAll();
+    await Promise.all(processes.map((p) => p.stop()));
+    rmSync(root, { recursive: true, force: true });
   }
-  console.log('Demo stopped; temporary data removed.');
-  return 0;
 }
+
+const isFinalPhase = (phase: unknown) => ['completed', 'dropped', 'aborted', 'left'].includes(String(phase));
 
 function step(message: string): void {
   console.log(`• ${message}`);
+}
+
+/**
+ * Live progress per site and stage. On a terminal it redraws one block; in logs it prints a line per
+ * change of phase.
+ */
+class LiveDisplay {
+  private readonly tty = Boolean(process.stdout.isTTY);
+  private header = '';
+  private drawn = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly sites: DemoSite[],
+    private readonly rounds: number,
+  ) {
+    if (this.tty) this.timer = setInterval(() => this.draw(), 200);
+  }
+
+  onSiteEvent(site: DemoSite, event: JsonEvent): void {
+    if (event.event !== 'round') return;
+    const phase = String(event.phase);
+    const changed = phase !== site.phase;
+    site.phase = phase;
+    site.progress = event.progress as DemoSite['progress'];
+    if (event.details && isFinalPhase(phase))
+      site.rounds.set(Number(event.round), event.details as Record<string, unknown>);
+    if (!this.tty && changed && !phase.startsWith('secagg:'))
+      console.log(`    ${site.name}: ${phase}${event.detail ? ` (${String(event.detail)})` : ''}`);
+  }
+
+  onRoundEvent(event: Extract<RoundEvent, { type: 'round-started' | 'round-stage' }>): void {
+    const label = event.round > this.rounds ? 'evaluation round' : `round ${event.round}/${this.rounds}`;
+    this.header =
+      event.type === 'round-started'
+        ? `${label}: asking ${event.participants.length} sites`
+        : `${label}: ${event.stage}${event.waitingFor.length ? ` — waiting for ${event.waitingFor.length}` : ''}`;
+    if (!this.tty) console.log(`  ${this.header}`);
+  }
+
+  onRoundFinished(outcome: RoundOutcome): void {
+    this.clear();
+    const m = outcome.metrics;
+    const what = outcome.version ? `version ${outcome.version.version} published` : 'evaluation only';
+    console.log(
+      `  round ${outcome.round}: ${outcome.status}${outcome.reason ? ` (${outcome.reason})` : ''} — ${what}; ` +
+        (m
+          ? `global accuracy of v${m.startingVersion}: closed ${pct(m.closedAcc)}, open ${pct(m.openAcc)}, overall ${pct(m.overallAcc)}; `
+          : '') +
+        `${seconds(outcome.timings.totalMs)}`,
+    );
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.clear();
+  }
+
+  private clear(): void {
+    if (this.tty && this.drawn > 0) process.stdout.write(`\x1b[${this.drawn}A\x1b[0J`);
+    this.drawn = 0;
+  }
+
+  private draw(): void {
+    this.clear();
+    const lines = [`  ${this.header}`];
+    for (const site of this.sites) {
+      const progress =
+        site.progress && site.progress.total > 0 ? site.progress.done / site.progress.total : undefined;
+      const bar =
+        progress === undefined
+          ? ''
+          : ` ${'█'.repeat(Math.round(progress * 20)).padEnd(20, '░')} ${(progress * 100).toFixed(0).padStart(3)}%`;
+      const loss = site.progress?.loss !== undefined ? ` loss ${site.progress.loss.toFixed(3)}` : '';
+      lines.push(`    ${site.name.padEnd(30)} ${site.phase.padEnd(22)}${bar}${loss}`);
+    }
+    process.stdout.write(`${lines.join('\n')}\n`);
+    this.drawn = lines.length;
+  }
+}
+
+interface GlobalFigures {
+  closed_acc: number | null;
+  open_acc: number | null;
+  overall_acc: number | null;
+  loss: number | null;
+}
+
+interface DemoReport {
+  dataset: string;
+  secure: boolean;
+  sites: { name: string; id: string }[];
+  rounds: {
+    round: number;
+    status: string;
+    participants: number;
+    dropped: number;
+    /** The version the round started from: `global` evaluates it on the union of validation splits. */
+    starting_version: number | null;
+    ms: { total: number; train_max: number | null; secagg: number | null };
+    upload_bytes_per_site: number | null;
+    global: GlobalFigures | null;
+  }[];
+  final: { model_dir: string | null; version: number | null; global: GlobalFigures | null };
+  secagg_share_of_round_time: number | null;
+  baselines?: {
+    local_only: {
+      site: string;
+      closed_acc: number | null;
+      open_acc: number | null;
+      overall_acc: number | null;
+    }[];
+    centralized: { closed_acc: number | null; open_acc: number | null; overall_acc: number | null };
+  };
+}
+
+const globalOf = (outcome: RoundOutcome | undefined): GlobalFigures | null =>
+  outcome?.metrics
+    ? {
+        closed_acc: outcome.metrics.closedAcc,
+        open_acc: outcome.metrics.openAcc,
+        overall_acc: outcome.metrics.overallAcc,
+        loss: outcome.metrics.valLoss,
+      }
+    : null;
+
+function buildReport(
+  options: DemoOptions,
+  sites: DemoSite[],
+  rounds: RoundOutcome[],
+  evaluation: RoundOutcome | undefined,
+  modelDir: string | null,
+): DemoReport {
+  const byId = new Map(sites.map((site) => [site.id, site]));
+  const rows = rounds.map((outcome) => {
+    const reports = outcome.included
+      .map((id) => byId.get(id)?.rounds.get(outcome.round))
+      .filter((r): r is Record<string, unknown> => Boolean(r));
+    const number = (r: Record<string, unknown>, key: string) =>
+      typeof r[key] === 'number' ? (r[key] as number) : 0;
+    const trainMax = reports.length
+      ? Math.max(...reports.map((r) => number(r, 'trainMs') + number(r, 'evaluateMs')))
+      : null;
+    const clientSecAgg = reports.length ? Math.max(...reports.map((r) => number(r, 'secaggClientMs'))) : 0;
+    const stages = outcome.timings.stagesMs;
+    // Secure aggregation's own time: every protocol stage except the wait for local training (which
+    // the masked-input stage mostly is), the decoding, and the slowest site's client-side work.
+    const secagg =
+      'masked-input' in stages
+        ? (stages.advertise ?? 0) +
+          (stages['share-keys'] ?? 0) +
+          (stages.consistency ?? 0) +
+          (stages.unmask ?? 0) +
+          outcome.timings.aggregateMs +
+          clientSecAgg
+        : null;
+    return {
+      round: outcome.round,
+      status: outcome.status,
+      participants: outcome.included.length,
+      dropped: outcome.dropped.length,
+      starting_version: outcome.metrics?.startingVersion ?? null,
+      ms: { total: outcome.timings.totalMs, train_max: trainMax, secagg },
+      upload_bytes_per_site: reports.length
+        ? Math.round(reports.reduce((sum, r) => sum + number(r, 'uploadBytes'), 0) / reports.length)
+        : null,
+      global: globalOf(outcome),
+    };
+  });
+  const completed = rows.filter((row) => row.status === 'completed' && row.ms.secagg !== null);
+  const secaggShare = completed.length
+    ? completed.reduce((sum, row) => sum + row.ms.secagg!, 0) /
+      completed.reduce((sum, row) => sum + row.ms.total, 0)
+    : null;
+  return {
+    dataset: options.dataset,
+    secure: options.secure,
+    sites: sites.map((site) => ({ name: site.name, id: site.id })),
+    rounds: rows,
+    final: {
+      model_dir: modelDir,
+      version: evaluation?.metrics?.startingVersion ?? null,
+      global: globalOf(evaluation),
+    },
+    secagg_share_of_round_time: secaggShare,
+  };
+}
+
+/**
+ * Local-only and centralized baselines with the federation's training budget (rounds × local epochs),
+ * each evaluated on the union of all sites' validation splits: the same yardstick as the global model.
+ */
+function runBaselines(
+  sites: DemoSite[],
+  options: DemoOptions,
+  root: string,
+): NonNullable<DemoReport['baselines']> {
+  const epochs = String(options.rounds * options.epochs);
+  const union = sites.map((site) => `site:${site.dataDir}`).join(',');
+  const evaluate = (modelDir: string) => {
+    const result = JSON.parse(
+      cohort('eval', '--model', modelDir, '--data', union, '--split', 'val', '--json'),
+    ) as {
+      closed: { acc: number | null };
+      open: { acc: number | null };
+      overall_acc: number | null;
+    };
+    return { closed_acc: result.closed.acc, open_acc: result.open.acc, overall_acc: result.overall_acc };
+  };
+  const localOnly = sites.map((site, index) => {
+    step(`baseline: training ${site.name} alone (${epochs} epochs)`);
+    const out = join(root, 'baselines', `local-${index + 1}`);
+    cohort('train', '--data', `site:${site.dataDir}`, '--out', out, '--epochs', epochs, '--seed', '7');
+    return { site: site.name, ...evaluate(out) };
+  });
+  step(`baseline: training on all sites' data pooled (${epochs} epochs)`);
+  const pooled = join(root, 'baselines', 'centralized');
+  cohort('train', '--data', union, '--out', pooled, '--epochs', epochs, '--seed', '7');
+  return { local_only: localOnly, centralized: evaluate(pooled) };
+}
+
+function printReport(report: DemoReport, options: DemoOptions): void {
+  console.log(
+    `\nGlobal model, evaluated on the union of the sites' validation splits (secure sums of their counters):`,
+  );
+  console.log(
+    '  round  from   sites  dropped  closed   open     overall  val loss  round    train max  secagg   upload/site',
+  );
+  for (const row of report.rounds) {
+    const g = row.global;
+    console.log(
+      `  ${String(row.round).padStart(5)}  v${String(row.starting_version ?? '–').padEnd(4)} ${String(row.participants).padStart(5)}  ${String(row.dropped).padStart(7)}  ` +
+        `${pct(g?.closed_acc).padStart(6)}  ${pct(g?.open_acc).padStart(6)}  ${pct(g?.overall_acc).padStart(7)}  ${(g?.loss?.toFixed(3) ?? '–').padStart(8)}  ` +
+        `${seconds(row.ms.total).padStart(6)}  ${seconds(row.ms.train_max).padStart(9)}  ${seconds(row.ms.secagg).padStart(6)}  ${row.upload_bytes_per_site == null ? '–' : `${(row.upload_bytes_per_site / 1024).toFixed(1)} KiB`}`,
+    );
+  }
+  const f = report.final.global;
+  console.log(
+    `  final  v${report.final.version ?? '–'}                    ${pct(f?.closed_acc).padStart(6)}  ${pct(f?.open_acc).padStart(6)}  ${pct(f?.overall_acc).padStart(7)}  ${(f?.loss?.toFixed(3) ?? '–').padStart(8)}`,
+  );
+  if (report.secagg_share_of_round_time !== null) {
+    console.log(
+      `Secure aggregation took ${(report.secagg_share_of_round_time * 100).toFixed(1)}% of round time.`,
+    );
+  } else if (!options.secure) {
+    console.log(
+      'Secure aggregation was OFF (--secure off): the coordinator saw every site update in the clear.',
+    );
+  }
+  if (report.baselines) {
+    console.log('\nBaselines with the same training budget, on the same validation union:');
+    console.log('  model                               closed   open     overall');
+    const line = (
+      name: string,
+      b: { closed_acc: number | null; open_acc: number | null; overall_acc: number | null },
+    ) =>
+      console.log(
+        `  ${name.padEnd(34)} ${pct(b.closed_acc).padStart(6)}  ${pct(b.open_acc).padStart(6)}  ${pct(b.overall_acc).padStart(7)}`,
+      );
+    line('federated (final version)', {
+      closed_acc: f?.closed_acc ?? null,
+      open_acc: f?.open_acc ?? null,
+      overall_acc: f?.overall_acc ?? null,
+    });
+    for (const local of report.baselines.local_only) line(`local only: ${local.site}`, local);
+    line('centralized (all data pooled)', report.baselines.centralized);
+  }
 }

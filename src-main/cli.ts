@@ -22,6 +22,14 @@ const commands: Record<string, CommandEntry> = {
     summary: 'generate SynthRad-VQA demo records into the site store',
     load: () => import('./commands/site-synth.js'),
   },
+  'site participate': {
+    summary: 'switch joining federated rounds on or off (time window, roster policy)',
+    load: () => import('./commands/site-participate.js'),
+  },
+  'site audit': {
+    summary: 'list every message this site sent, with size and hash',
+    load: () => import('./commands/site-audit.js'),
+  },
   train: {
     summary: 'train an adapter on one dataset (no federation)',
     load: () => import('./training/train.js'),

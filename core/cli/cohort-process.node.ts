@@ -24,13 +24,16 @@ export class CohortProcess {
   readonly child: ChildProcessWithoutNullStreams;
   private readonly events: JsonEvent[] = [];
   private readonly waiters = new Set<() => void>();
+  private readonly listeners = new Set<(event: JsonEvent) => void>();
   stderr = '';
 
   constructor(args: string[]) {
     this.child = spawn(process.execPath, [cohortBin, ...args, '--json'], { stdio: 'pipe' });
     createInterface({ input: this.child.stdout }).on('line', (line) => {
       try {
-        this.events.push(JSON.parse(line) as JsonEvent);
+        const event = JSON.parse(line) as JsonEvent;
+        this.events.push(event);
+        for (const listener of this.listeners) listener(event);
       } catch {
         return;
       }
@@ -40,6 +43,11 @@ export class CohortProcess {
     this.child.on('exit', () => {
       for (const wake of this.waiters) wake();
     });
+  }
+
+  /** Calls `listener` for every event from now on. */
+  onEvent(listener: (event: JsonEvent) => void): void {
+    this.listeners.add(listener);
   }
 
   /** The first event (from the start of output) matching `predicate`. */

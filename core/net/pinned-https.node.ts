@@ -149,3 +149,55 @@ export function apiErrorMessage(response: JsonResponse): string {
   const body = response.body as { error?: { message?: unknown } } | undefined;
   return typeof body?.error?.message === 'string' ? body.error.message : `unexpected HTTP ${response.status}`;
 }
+
+/**
+ * A POST whose response is newline-delimited JSON, delivered line by line as it arrives (long-running
+ * admin operations such as rounds). Resolves with the HTTP status when the stream ends.
+ */
+export function streamJsonLines(
+  url: string,
+  options: { pin: CertificatePin; body: unknown; headers?: Record<string, string> },
+  onLine: (value: unknown) => void,
+): Promise<{ status: number; error?: string }> {
+  const payload = JSON.stringify(options.body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'content-length': String(Buffer.byteLength(payload)),
+          ...options.headers,
+        },
+        ...pinnedTlsOptions(options.pin, url),
+      },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        let buffered = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buffered += chunk;
+          let newline: number;
+          while ((newline = buffered.indexOf('\n')) >= 0) {
+            const line = buffered.slice(0, newline).trim();
+            buffered = buffered.slice(newline + 1);
+            if (line && status === 200) onLine(JSON.parse(line));
+          }
+        });
+        res.on('end', () => {
+          if (status === 200) return resolve({ status });
+          let error = `unexpected HTTP ${status}`;
+          try {
+            error = (JSON.parse(buffered) as { error: { message: string } }).error.message;
+          } catch {
+            // keep the generic sentence
+          }
+          resolve({ status, error });
+        });
+      },
+    );
+    req.on('error', (error) => reject(describeConnectionError(error, url, options.pin)));
+    req.end(payload);
+  });
+}

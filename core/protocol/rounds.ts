@@ -18,6 +18,8 @@ export const roundOpenSchema = z.strictObject({
   type: z.literal('round-open'),
   federationId,
   round,
+  /** 'evaluate': only evaluate the version and sum the counters (no update, no new version). */
+  mode: z.enum(['train', 'evaluate']),
   config: federationConfigSchema,
   configHash: z.string().regex(/^[0-9a-f]{64}$/),
   /** The global version this round starts from, and its shared tensors (float32 bits). */

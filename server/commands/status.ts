@@ -1,9 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { parseCommandArgs, requireOption } from '../../core/cli/args.node.js';
-import { CliError } from '../../core/cli/errors.js';
-import { apiErrorMessage, requestJson } from '../../core/net/pinned-https.node.js';
 import type { AdminStatus } from '../../core/protocol/admin.js';
-import { loadCoordinatorConfig } from '../data-dir.js';
+import { AdminClient } from '../admin-client.js';
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parseCommandArgs('server status', args, {
@@ -18,29 +15,15 @@ Asks the running coordinator which sites are enrolled and connected (admin token
     return 0;
   }
   const dataDir = requireOption('server status', values['data-dir'], '--data-dir');
-  const { paths, config } = loadCoordinatorConfig(dataDir);
-  const url = values.url ?? config.publicUrl;
-  let response;
-  try {
-    response = await requestJson(`${url}/v1/admin/status`, {
-      pin: {
-        certificatePem: readFileSync(paths.tlsCertificate, 'utf8'),
-        fingerprint: config.certificateFingerprint,
-      },
-      headers: { authorization: `Bearer ${readFileSync(paths.adminToken, 'utf8').trim()}` },
-    });
-  } catch (error) {
-    throw new CliError(`server status: ${(error as Error).message}`);
-  }
-  if (response.status !== 200) throw new CliError(`server status: ${apiErrorMessage(response)}`);
-  const status = response.body as AdminStatus;
+  const client = new AdminClient('server status', dataDir, values.url);
+  const status = await client.get<AdminStatus>('/v1/admin/status');
   if (values.json) {
     console.log(JSON.stringify(status));
     return 0;
   }
   const connected = status.sites.filter((s) => s.connected).length;
   console.log(
-    `Coordinator '${status.coordinator.name}' at ${url} — identity ${status.coordinator.identityFingerprint}`,
+    `Coordinator '${status.coordinator.name}' at ${client.url} — identity ${status.coordinator.identityFingerprint}`,
   );
   console.log(`${status.sites.length} site(s) enrolled, ${connected} connected`);
   for (const site of status.sites) {

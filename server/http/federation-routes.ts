@@ -25,7 +25,11 @@ const createSchema = z.object({
   answers: z.array(z.string().min(1).max(200)).min(2).max(10_000),
   overrides: federationConfigSchema.partial().default({}),
 });
-const runSchema = z.object({ count: z.number().int().min(1).max(1000).default(1) });
+const runSchema = z.object({
+  count: z.number().int().min(1).max(1000).default(1),
+  /** Evaluation rounds: measure the current version; no update, no new version. */
+  evaluate: z.boolean().default(false),
+});
 
 /**
  * Admin routes for federations and rounds (console and CLI). Running rounds answers with a stream of
@@ -118,7 +122,7 @@ export function registerFederationRoutes(
     '/v1/admin/federations/:id/rounds',
     { preHandler: requireAdmin },
     async (request, reply) => {
-      const { count } = parse(runSchema, request.body);
+      const { count, evaluate } = parse(runSchema, request.body);
       const federationId = request.params.id;
       if (!(await store.getFederation(federationId)))
         throw new HttpError(404, 'not_found', `no federation '${federationId}'`);
@@ -137,7 +141,7 @@ export function registerFederationRoutes(
       try {
         for (let i = 0; i < count; i++) {
           try {
-            await rounds.runRound(federationId);
+            await rounds.runRound(federationId, { evaluateOnly: evaluate });
           } catch (error) {
             if (!(error instanceof RoundError)) throw error;
             write({ type: 'rounds-stopped', reason: error.message });

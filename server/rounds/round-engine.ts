@@ -139,7 +139,14 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
   }
 
   /** Runs one round to completion or clean abort. Throws RoundError only when it cannot start. */
-  async runRound(federationId: string): Promise<RoundOutcome> {
+  /**
+   * `evaluateOnly` runs an evaluation round: sites only evaluate the current version and securely sum
+   * their counters; no update, no new version (how the final version's accuracy is measured).
+   */
+  async runRound(
+    federationId: string,
+    { evaluateOnly = false }: { evaluateOnly?: boolean } = {},
+  ): Promise<RoundOutcome> {
     if (this.active)
       throw new RoundError(`round ${this.active.round} of ${this.active.federationId} is still running`);
     const federation = await this.store.getFederation(federationId);
@@ -224,6 +231,7 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
         type: 'round-open',
         federationId,
         round,
+        mode: evaluateOnly ? 'evaluate' : 'train',
         config,
         configHash: federation.configHash,
         version: versionDescriptor,
@@ -250,7 +258,7 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
           `only ${joined.length} site(s) joined; the federation needs at least ${config.minSites}`,
         );
 
-      const dimension = base.shared.byteLength / 4;
+      const dimension = evaluateOnly ? 0 : base.shared.byteLength / 4;
       const spec = roundEncodingSpec(config.secure.clipNorm, joined.length);
       let aggregate: RoundAggregate;
       if (config.secure.enabled) {
@@ -300,6 +308,19 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
           included.map((s) => active.plainUpdates.get(s)!),
           config.secure.clipNorm,
         );
+      }
+      if (evaluateOnly) {
+        const metrics = { ...roundMetrics(aggregate), startingVersion: base.version };
+        await this.store.completeRound({
+          federationId,
+          round,
+          finishedAt: new Date().toISOString(),
+          included,
+          dropped,
+          metrics: { ...metrics, evaluationOnly: true },
+          timings: { ...timings, totalMs: Date.now() - started },
+        });
+        return await finish({ status: 'completed', reason: null, included, dropped, version: null, metrics });
       }
       if (aggregate.totalWeight <= 0) return await abort('the included sites reported no training examples');
 

@@ -244,16 +244,19 @@ export class CoordinatorStore {
       .run(row.federationId, row.round, row.baseVersion, row.startedAt, JSON.stringify(row.participants));
   }
 
-  /** Publishes the round's version and closes the round in one transaction: both or neither. */
+  /**
+   * Publishes the round's version and closes the round in one transaction: both or neither. Evaluation
+   * rounds close without a version.
+   */
   completeRound(
     round: Pick<
       RoundRow,
       'federationId' | 'round' | 'finishedAt' | 'included' | 'dropped' | 'metrics' | 'timings'
     >,
-    version: VersionRow,
+    version?: VersionRow,
   ): void {
     this.db.transaction(() => {
-      this.insertVersion(version);
+      if (version) this.insertVersion(version);
       const changed = this.db
         .prepare(
           `UPDATE rounds SET state = 'completed', finished_at = ?, included = ?, dropped = ?, metrics = ?, timings = ?
@@ -269,11 +272,10 @@ export class CoordinatorStore {
           round.round,
         ).changes;
       if (changed !== 1) throw new Error(`round ${round.round} of ${round.federationId} is not running`);
-      this.audit('version-published', null, {
-        federationId: version.federationId,
-        version: version.version,
-        hash: version.hash,
-      });
+      if (version) {
+        const { federationId, version: number, hash } = version;
+        this.audit('version-published', null, { federationId, version: number, hash });
+      }
     })();
   }
 

@@ -38,7 +38,21 @@ backoff) and serves the site UI on 127.0.0.1, protected by a token printed in it
   if (values.json) {
     emit({ event: 'ready', url: server.uiUrl, port: server.port, enrolled: agent.isEnrolled });
     let lastState = '';
+    let lastProgress = 0;
     agent.on('event', (event) => {
+      if (event.type === 'federation') {
+        // Progress ticks are many; a few per second are enough for anyone following along.
+        const { event: federationEvent } = event;
+        if (federationEvent.type === 'round' && federationEvent.progress) {
+          const now = Date.now();
+          const last = federationEvent.progress.done >= federationEvent.progress.total;
+          if (!last && now - lastProgress < 250) return;
+          lastProgress = now;
+        }
+        return emit({ ...federationEvent, event: federationEvent.type });
+      }
+      if (event.type === 'log' && event.level === 'error')
+        return emit({ event: 'error', message: event.message });
       if (event.type !== 'status' || event.status.connection.state === lastState) return;
       lastState = event.status.connection.state;
       emit({ event: 'connection', state: lastState, detail: event.status.connection.detail });

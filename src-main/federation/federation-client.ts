@@ -67,6 +67,8 @@ interface RoundRun {
   pendingShares: unknown;
   /** Client-side secure-aggregation compute time (key agreement, share encryption, masking, unmasking). */
   secaggMs: number;
+  /** Bytes of every frame this site sent for the round. */
+  uploadBytes: number;
   finished: boolean;
 }
 
@@ -323,7 +325,9 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
   }
 
   private send(message: RoundFrame & { type: string }): void {
-    this.options.connection.sendFrame(message.type, encodeFrame(message));
+    const frame = encodeFrame(message);
+    if (this.options.connection.sendFrame(message.type, frame) && this.run && !this.run.finished)
+      this.run.uploadBytes += frame.byteLength;
   }
 
   private decline(open: RoundOpen, reason: string): void {
@@ -382,6 +386,7 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
       result: undefined,
       pendingShares: undefined,
       secaggMs: 0,
+      uploadBytes: 0,
       finished: false,
       pipeline: Promise.resolve(undefined as unknown as LocalRoundResult),
     };
@@ -412,8 +417,9 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
       detail: `${open.participants.length} sites invited`,
     });
 
+    const evaluateOnly = open.mode === 'evaluate';
     if (config.secure.enabled) {
-      const dimension = open.shared.length;
+      const dimension = evaluateOnly ? 0 : open.shared.length;
       const spec = roundEncodingSpec(config.secure.clipNorm, open.participants.length);
       run.secagg = new SecAggClient({
         session: {
@@ -446,6 +452,7 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
       train,
       validation,
       seed: (config.seed ^ stableHash32(`${siteId}:${open.round}`)) >>> 0,
+      evaluateOnly,
       trainer: this.options.trainer(),
       ...(this.options.threads ? { threads: this.options.threads } : {}),
       signal: controller.signal,
@@ -495,18 +502,20 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
     if (run.finished) return;
     run.result = result;
     const { open } = run;
-    const base = await this.options.loadBase();
-    const { json, weights } = encodeAdapter(result.trained, base.hash, {
-      federation: open.federationId,
-      round: open.round,
-    });
-    await this.options.store.remote.savePersonalAdapter({
-      federationId: open.federationId,
-      adapterJson: json,
-      weights,
-      trainedInRound: open.round,
-      updatedAt: new Date().toISOString(),
-    });
+    if (open.mode === 'train') {
+      const base = await this.options.loadBase();
+      const { json, weights } = encodeAdapter(result.trained, base.hash, {
+        federation: open.federationId,
+        round: open.round,
+      });
+      await this.options.store.remote.savePersonalAdapter({
+        federationId: open.federationId,
+        adapterJson: json,
+        weights,
+        trainedInRound: open.round,
+        updatedAt: new Date().toISOString(),
+      });
+    }
     this.emit('event', {
       type: 'round',
       federationId: open.federationId,
@@ -628,7 +637,10 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
           }
         : null,
       trainMs: local ? Math.round(local.trainMs) : null,
+      evaluateMs: local ? Math.round(local.evaluateMs) : null,
       secaggClientMs: Math.round(run.secaggMs),
+      uploadBytes: run.uploadBytes,
+      mode: open.mode,
     };
     await this.options.store.remote.recordRound({
       federationId: open.federationId,

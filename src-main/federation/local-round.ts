@@ -28,6 +28,8 @@ export interface LocalRoundInput {
   train: SiteExamples;
   validation: SiteExamples;
   seed: number;
+  /** Evaluation rounds: evaluate the starting version only; the contribution carries counters alone. */
+  evaluateOnly?: boolean;
   trainer: Trainer;
   threads?: number;
   signal?: AbortSignal;
@@ -105,7 +107,7 @@ export async function runLocalRound(input: LocalRoundInput): Promise<LocalRoundR
     skipped: trainExamples.n,
     ms: 0,
   };
-  if (weight > 0) {
+  if (weight > 0 && !input.evaluateOnly) {
     ({ adapter: trained, stats } = await trainer.train({
       base,
       adapter: start,
@@ -131,8 +133,9 @@ export async function runLocalRound(input: LocalRoundInput): Promise<LocalRoundR
   const trainMs = performance.now() - trainStarted;
 
   const after = flattenShared(trained);
-  const delta = new Float32Array(after.length);
-  for (let i = 0; i < after.length; i++) delta[i] = after[i]! - input.globalShared[i]!;
+  const delta = new Float32Array(input.evaluateOnly ? 0 : after.length);
+  for (let i = 0; i < delta.length; i++) delta[i] = after[i]! - input.globalShared[i]!;
+  if (input.evaluateOnly) weight = 0;
   return {
     contribution: {
       delta,

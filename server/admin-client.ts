@@ -1,0 +1,74 @@
+import { readFileSync } from 'node:fs';
+import { CliError } from '../core/cli/errors.js';
+import {
+  apiErrorMessage,
+  requestJson,
+  streamJsonLines,
+  type CertificatePin,
+} from '../core/net/pinned-https.node.js';
+import { loadCoordinatorConfig } from './data-dir.js';
+
+/**
+ * How the `cohort server …` commands talk to a running coordinator: its own admin API over TLS pinned to
+ * its own certificate, with the admin token from the data directory.
+ */
+export class AdminClient {
+  private readonly pin: CertificatePin;
+  private readonly token: string;
+
+  constructor(
+    readonly command: string,
+    dataDir: string,
+    readonly url: string = loadCoordinatorConfig(dataDir).config.publicUrl,
+  ) {
+    const { paths, config } = loadCoordinatorConfig(dataDir);
+    this.pin = {
+      certificatePem: readFileSync(paths.tlsCertificate, 'utf8'),
+      fingerprint: config.certificateFingerprint,
+    };
+    this.token = readFileSync(paths.adminToken, 'utf8').trim();
+  }
+
+  async get<T>(path: string): Promise<T> {
+    return this.call<T>('GET', path);
+  }
+
+  async post<T>(path: string, body: unknown): Promise<T> {
+    return this.call<T>('POST', path, body);
+  }
+
+  /** POSTs and hands each streamed JSON line to `onEvent` until the coordinator ends the stream. */
+  async stream(path: string, body: unknown, onEvent: (event: unknown) => void): Promise<void> {
+    let result;
+    try {
+      result = await streamJsonLines(
+        `${this.url}${path}`,
+        { pin: this.pin, body, headers: this.headers() },
+        onEvent,
+      );
+    } catch (error) {
+      throw new CliError(`${this.command}: ${(error as Error).message}`);
+    }
+    if (result.error) throw new CliError(`${this.command}: ${result.error}`);
+  }
+
+  private headers() {
+    return { authorization: `Bearer ${this.token}` };
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let response;
+    try {
+      response = await requestJson(`${this.url}${path}`, {
+        pin: this.pin,
+        method,
+        headers: this.headers(),
+        ...(body === undefined ? {} : { body }),
+      });
+    } catch (error) {
+      throw new CliError(`${this.command}: ${(error as Error).message}`);
+    }
+    if (response.status !== 200) throw new CliError(`${this.command}: ${apiErrorMessage(response)}`);
+    return response.body as T;
+  }
+}
