@@ -12,6 +12,7 @@ import {
 import type { MaskWorker } from './mask-worker.node.js';
 import { WORDS_PER_BLOCK } from './prg.js';
 import { opensslPrg } from './prg.node.js';
+import { combineAll } from './shares.js';
 
 /** The in-thread engine on Node's native ChaCha20: what a site uses to mask its own input. */
 export function nativeMaskEngine(chunkWords = DEFAULT_CHUNK_WORDS): MaskEngine {
@@ -95,6 +96,18 @@ export function createWorkerMaskEngine(options: WorkerMaskEngineOptions = {}): M
         stats.ms += performance.now() - started;
         stats.keystreamBytes += target.length * 4 * terms.length;
       }
+    },
+    async combineShares(sets) {
+      // Below a few dozen sets the messaging costs more than it saves.
+      if (sets.length < 32 || count < 2) return combineAll(sets);
+      const workers = start();
+      const per = Math.ceil(sets.length / workers.length);
+      const parts = await Promise.all(
+        workers.map((handle, i) =>
+          handle.remote.combine(sets.slice(i * per, (i + 1) * per).map((set) => [...set])),
+        ),
+      );
+      return parts.flat();
     },
     async close() {
       const running = handles ?? [];

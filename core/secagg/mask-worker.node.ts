@@ -1,6 +1,7 @@
 import { serveInWorker } from '../util/worker-rpc.node.js';
 import { applyMasksInThread, type MaskTerm } from './mask.js';
 import { opensslPrg } from './prg.node.js';
+import { combineAll } from './shares.js';
 
 /** A mask worker: applies the terms to its range of a shared vector (see mask-engine.node.ts). */
 export interface MaskWorker {
@@ -13,6 +14,8 @@ export interface MaskWorker {
     signs: Int8Array,
     chunkWords: number,
   ): number;
+  /** Shamir-reconstructs each set of shares. */
+  combine(sets: Uint8Array[][]): Promise<Uint8Array[]>;
 }
 
 serveInWorker<MaskWorker>(() => ({
@@ -24,5 +27,8 @@ serveInWorker<MaskWorker>(() => ({
     }
     applyMasksInThread(opensslPrg, target, terms, start, chunkWords);
     return end - start;
+  },
+  combine(sets) {
+    return combineAll(sets);
   },
 }));

@@ -26,6 +26,11 @@ export interface MaskEngine {
   /** A zeroed vector the engine can work on without copying (shared memory for worker engines). */
   allocate(length: number): Uint32Array;
   apply(target: Uint32Array, terms: readonly MaskTerm[]): Promise<void>;
+  /**
+   * Optional: Shamir-reconstructs many secrets (the coordinator's other bulk job at unmasking), e.g. spread
+   * over worker threads. Without it the coordinator combines on its own thread.
+   */
+  combineShares?(sets: readonly Uint8Array[][]): Promise<Uint8Array[]>;
   close(): Promise<void>;
 }
 

@@ -110,6 +110,13 @@ describe('mask engines', () => {
     expect(() => applyMasksInThread(opensslPrg, tail, terms, 3)).toThrow(/multiple of 16/);
   });
 
+  it('reconstructs Shamir secrets in workers exactly as on this thread', async () => {
+    const { split } = await import('shamir-secret-sharing');
+    const secrets = Array.from({ length: 40 }, () => new Uint8Array(randomBytes(32)));
+    const sets = await Promise.all(secrets.map(async (secret) => (await split(secret, 10, 7)).slice(2, 9)));
+    expect(await workers.combineShares!(sets)).toEqual(secrets);
+  });
+
   it('copes with a vector that is not in shared memory', async () => {
     const terms: MaskTerm[] = [{ key: key32(), sign: -1 }];
     const target = new Uint32Array(50_000);

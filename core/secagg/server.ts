@@ -1,4 +1,3 @@
-import { combine } from 'shamir-secret-sharing';
 import { equalBytes, fromBase64, toBase64 } from './bytes.js';
 import {
   advertMessage,
@@ -32,6 +31,7 @@ import {
 } from './params.js';
 import { libsodiumPrg } from './prg.js';
 import { normaliseRoster, type Roster } from './roster.js';
+import { combineAll } from './shares.js';
 
 export interface SecAggServerConfig extends SecAggOptions {
   session: SessionInfo;
@@ -102,6 +102,8 @@ export class SecAggServer {
   private u3 = new Set<string>();
   private total?: Uint32Array;
   private signatures = new Map<string, string>();
+  /** What every site in U3 signs: computed once, checked |U3| times. */
+  private consistencyBytes?: Uint8Array;
   private u4 = new Set<string>();
   private responders = new Set<string>();
   private selfMaskShares = new Map<string, Uint8Array[]>();
@@ -311,6 +313,7 @@ export class SecAggServer {
   private closeMaskedInput(): Outbound[] {
     this.requireAtLeast(this.u3.size, 'masked inputs');
     const alive = [...this.u3].sort();
+    this.consistencyBytes = consistencyMessage(this.sid!, alive);
     this.stageName = 'consistency';
     return alive.map((to) => ({ to, message: { type: 'alive', sessionId: this.sidText, alive } }));
   }
@@ -321,9 +324,7 @@ export class SecAggServer {
     const u = message.site;
     if (!this.u3.has(u)) refuse('unknown-site', `${u} is not in U3`);
     if (this.signatures.has(u)) refuse('duplicate-site', `second consistency signature from ${u}`);
-    if (
-      !verify(fromBase64(message.signature), consistencyMessage(this.sid!, [...this.u3]), this.roster.get(u)!)
-    ) {
+    if (!verify(fromBase64(message.signature), this.consistencyBytes!, this.roster.get(u)!)) {
       refuse('bad-signature', `consistency signature of ${u} does not verify`);
     }
     this.signatures.set(u, message.signature);
@@ -372,20 +373,29 @@ export class SecAggServer {
 
   private async closeUnmask(): Promise<SecAggResult> {
     const t = this.params.neighbourhoodThreshold;
+    const alive = [...this.u3].sort();
+    const dead = [...this.u2].filter((site) => !this.u3.has(site)).sort();
+    const shareSets = [
+      ...alive.map((u) => ({ site: u, shares: this.selfMaskShares.get(u) ?? [], what: `b_${u}` })),
+      ...dead.map((v) => ({ site: v, shares: this.keyShares.get(v) ?? [], what: `s_${v}^SK` })),
+    ];
+    for (const { shares, what } of shareSets) {
+      if (shares.length < t) refuse('below-threshold', `${shares.length} shares of ${what}, need ${t}`);
+    }
+    const sets = shareSets.map(({ shares }) => shares.slice(0, t));
+    const secrets = this.engine.combineShares
+      ? await this.engine.combineShares(sets)
+      : await combineAll(sets);
     const terms: MaskTerm[] = [];
-    for (const u of [...this.u3].sort()) {
-      const shares = this.selfMaskShares.get(u) ?? [];
-      if (shares.length < t) refuse('below-threshold', `${shares.length} shares of b_${u}, need ${t}`);
-      const seed = await combine(shares.slice(0, t));
+    alive.forEach((u, i) => {
+      const seed = secrets[i]!;
       if (!equalBytes(selfSeedCommitment(seed, this.sid!, u), this.commitments.get(u)!)) {
         refuse('reconstruction-failed', `the shares of b_${u} do not match its commitment`);
       }
       terms.push({ key: selfMaskKey(seed, this.sid!, u), sign: -1 });
-    }
-    for (const v of [...this.u2].filter((site) => !this.u3.has(site)).sort()) {
-      const shares = this.keyShares.get(v) ?? [];
-      if (shares.length < t) refuse('below-threshold', `${shares.length} shares of s_${v}^SK, need ${t}`);
-      const secretKey = await combine(shares.slice(0, t));
+    });
+    for (const [j, v] of dead.entries()) {
+      const secretKey = secrets[alive.length + j]!;
       if (!equalBytes(publicKeyOf(secretKey), this.keys.get(v)!.sPk)) {
         refuse('reconstruction-failed', `the shares of s_${v}^SK do not match its advertised key`);
       }
