@@ -222,3 +222,16 @@ export function consistencyMessage(session: Uint8Array, alive: readonly string[]
 export function publicKeyOf(x25519SecretKey: Uint8Array): Uint8Array {
   return sodium.crypto_scalarmult_base(x25519SecretKey);
 }
+
+/** The pairwise seeds a dead site v shared with its alive neighbours, from v's reconstructed s_v^SK. */
+export interface PairSeedJob {
+  site: string;
+  secretKey: Uint8Array;
+  peers: { site: string; publicKey: Uint8Array }[];
+}
+
+export function derivePairSeeds(session: Uint8Array, jobs: readonly PairSeedJob[]): Uint8Array[][] {
+  return jobs.map(({ site, secretKey, peers }) =>
+    peers.map((peer) => pairSeed(x25519(secretKey, peer.publicKey, peer.site), session, peer.site, site)),
+  );
+}

@@ -1,5 +1,7 @@
 import { availableParallelism } from 'node:os';
-import { connectWorker, type WorkerHandle } from '../util/worker-rpc.node.js';
+import { RemoteError, connectWorker, type WorkerHandle } from '../util/worker-rpc.node.js';
+import { derivePairSeeds } from './crypto.js';
+import { SecAggError, type SecAggErrorCode } from './errors.js';
 import { siblingModule } from '../util/worker.node.js';
 import {
   DEFAULT_CHUNK_WORDS,
@@ -108,6 +110,24 @@ export function createWorkerMaskEngine(options: WorkerMaskEngineOptions = {}): M
         ),
       );
       return parts.flat();
+    },
+    async derivePairSeeds(session, jobs) {
+      const pairs = jobs.reduce((sum, job) => sum + job.peers.length, 0);
+      if (pairs < 64 || count < 2) return derivePairSeeds(session, jobs);
+      const workers = start();
+      const per = Math.ceil(jobs.length / workers.length);
+      try {
+        const parts = await Promise.all(
+          workers.map((handle, i) => handle.remote.pairSeeds(session, jobs.slice(i * per, (i + 1) * per))),
+        );
+        return parts.flat();
+      } catch (error) {
+        // Keep the protocol's typed errors typed across the thread boundary.
+        if (error instanceof RemoteError && error.name === 'SecAggError' && error.code) {
+          throw new SecAggError(error.code as SecAggErrorCode, error.message.replace(/^[a-z-]+: /, ''));
+        }
+        throw error;
+      }
     },
     async close() {
       const running = handles ?? [];

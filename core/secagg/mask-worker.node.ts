@@ -1,4 +1,5 @@
 import { serveInWorker } from '../util/worker-rpc.node.js';
+import { derivePairSeeds, type PairSeedJob } from './crypto.js';
 import { applyMasksInThread, type MaskTerm } from './mask.js';
 import { opensslPrg } from './prg.node.js';
 import { combineAll } from './shares.js';
@@ -16,6 +17,7 @@ export interface MaskWorker {
   ): number;
   /** Shamir-reconstructs each set of shares. */
   combine(sets: Uint8Array[][]): Promise<Uint8Array[]>;
+  pairSeeds(session: Uint8Array, jobs: PairSeedJob[]): Uint8Array[][];
 }
 
 serveInWorker<MaskWorker>(() => ({
@@ -30,5 +32,8 @@ serveInWorker<MaskWorker>(() => ({
   },
   combine(sets) {
     return combineAll(sets);
+  },
+  pairSeeds(session, jobs) {
+    return derivePairSeeds(session, jobs);
   },
 }));

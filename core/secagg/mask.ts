@@ -1,3 +1,4 @@
+import type { PairSeedJob } from './crypto.js';
 import type { PrgFactory, KeystreamReader } from './prg.js';
 import { WORDS_PER_BLOCK } from './prg.js';
 
@@ -31,6 +32,8 @@ export interface MaskEngine {
    * over worker threads. Without it the coordinator combines on its own thread.
    */
   combineShares?(sets: readonly Uint8Array[][]): Promise<Uint8Array[]>;
+  /** Optional: `derivePairSeeds` (crypto.ts), e.g. spread over worker threads. */
+  derivePairSeeds?(session: Uint8Array, jobs: readonly PairSeedJob[]): Promise<Uint8Array[][]>;
   close(): Promise<void>;
 }
 

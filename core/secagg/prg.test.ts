@@ -117,6 +117,20 @@ describe('mask engines', () => {
     expect(await workers.combineShares!(sets)).toEqual(secrets);
   });
 
+  it("derives dead sites' pair seeds in workers exactly as on this thread", async () => {
+    const { derivePairSeeds, x25519KeyPair } = await import('./crypto.js');
+    const session = new Uint8Array(randomBytes(32));
+    const jobs = Array.from({ length: 6 }, (_, j) => ({
+      site: `dead-${j}`,
+      secretKey: x25519KeyPair().secretKey,
+      peers: Array.from({ length: 20 }, (_, i) => ({
+        site: `alive-${i}`,
+        publicKey: x25519KeyPair().publicKey,
+      })),
+    }));
+    expect(await workers.derivePairSeeds!(session, jobs)).toEqual(derivePairSeeds(session, jobs));
+  });
+
   it('copes with a vector that is not in shared memory', async () => {
     const terms: MaskTerm[] = [{ key: key32(), sign: -1 }];
     const target = new Uint32Array(50_000);

@@ -2,15 +2,15 @@ import { equalBytes, fromBase64, toBase64 } from './bytes.js';
 import {
   advertMessage,
   consistencyMessage,
-  pairSeed,
+  derivePairSeeds,
   publicKeyOf,
   selfMaskKey,
   selfSeedCommitment,
   sessionId,
   verify,
   isSmallOrder,
-  x25519,
   type AdvertKeys,
+  type PairSeedJob,
 } from './crypto.js';
 import { SecAggError, refuse } from './errors.js';
 import { InThreadMaskEngine, addVectors, type MaskEngine, type MaskTerm } from './mask.js';
@@ -394,18 +394,24 @@ export class SecAggServer {
       }
       terms.push({ key: selfMaskKey(seed, this.sid!, u), sign: -1 });
     });
-    for (const [j, v] of dead.entries()) {
+    const jobs: PairSeedJob[] = dead.map((v, j) => {
       const secretKey = secrets[alive.length + j]!;
       if (!equalBytes(publicKeyOf(secretKey), this.keys.get(v)!.sPk)) {
         refuse('reconstruction-failed', `the shares of s_${v}^SK do not match its advertised key`);
       }
-      // Every alive neighbour u of v added sign(u, v)·PRG(s_uv) that v's missing input would have cancelled.
-      for (const u of this.graph.get(v)!) {
-        if (!this.u3.has(u)) continue;
-        const seed = pairSeed(x25519(secretKey, this.keys.get(u)!.sPk, u), this.sid!, u, v);
-        terms.push({ key: seed, sign: u < v ? -1 : 1 });
-      }
-    }
+      const peers = this.graph
+        .get(v)!
+        .filter((u) => this.u3.has(u))
+        .map((u) => ({ site: u, publicKey: this.keys.get(u)!.sPk }));
+      return { site: v, secretKey, peers };
+    });
+    const seeds = this.engine.derivePairSeeds
+      ? await this.engine.derivePairSeeds(this.sid!, jobs)
+      : derivePairSeeds(this.sid!, jobs);
+    // Every alive neighbour u of v added sign(u, v)·PRG(s_uv) that v's missing input would have cancelled.
+    jobs.forEach(({ site: v, peers }, j) => {
+      peers.forEach(({ site: u }, i) => terms.push({ key: seeds[j]![i]!, sign: u < v ? -1 : 1 }));
+    });
     await this.engine.apply(this.total!, terms);
     this.stageName = 'done';
     const u3 = [...this.u3].sort();
