@@ -173,6 +173,10 @@ export async function run(args: string[]): Promise<number> {
         clientEngine,
         serverEngine,
         progress: (stage, done) => bar.update(stageIndex[stage] * sites + done, stage),
+        cpuClock: () => {
+          const { user, system } = process.cpuUsage();
+          return (user + system) / 1000;
+        },
       });
     } catch (error) {
       if (error instanceof SecAggError)
@@ -226,7 +230,9 @@ export async function run(args: string[]): Promise<number> {
           round(median(completed.map((site) => sim.clientStageMs.get(site)![stage] ?? 0)), 2),
         ]),
       ),
+      client_cpu_ms: round(median(completed.map((site) => sim.clientCpuMs.get(site)!))),
       server_ms: round(sim.serverMs),
+      server_cpu_ms: round(sim.serverCpuMs),
       server_stage_ms: Object.fromEntries(
         Object.entries(sim.serverStageMs).map(([stage, ms]) => [stage, round(ms)]),
       ),
@@ -263,6 +269,7 @@ export async function run(args: string[]): Promise<number> {
           .map(([stage, ms]) => `${stage} ${fmt(ms)}`)
           .join(', '),
       ],
+      ['client CPU ms (median site, all threads)', fmt(figures.client_cpu_ms)],
       ['server ms (all stages, unmasking incl.)', fmt(figures.server_ms)],
       [
         '  by stage',
@@ -270,6 +277,7 @@ export async function run(args: string[]): Promise<number> {
           .map(([stage, ms]) => `${stage} ${fmt(ms)}`)
           .join(', '),
       ],
+      ['server CPU ms (all threads)', fmt(figures.server_cpu_ms)],
       ['mask MB/s inside the protocol', `${fmt(figures.mask_mb_s)} (${clientEngine.name})`],
       ['raw OpenSSL ChaCha20 MB/s (1 thread)', fmt(figures.openssl_chacha20_mb_s)],
       ['raw libsodium WASM ChaCha20 MB/s', fmt(figures.libsodium_wasm_chacha20_mb_s)],

@@ -66,6 +66,11 @@ export interface SimulateOptions extends Omit<SecAggOptions, 'vectorLength'> {
   observe?: (from: string, message: ClientMessage) => void;
   /** Called as each site message of each stage is handled (for progress bars). */
   progress?: (stage: DropStage, done: number, total: number) => void;
+  /**
+   * A CPU-time clock in ms (e.g. from `process.cpuUsage()`, which counts worker threads too): when given,
+   * the result also has CPU times, which a busy shared machine distorts less than wall time.
+   */
+  cpuClock?: () => number;
   /** Pass every message through `encodeWire`/`decodeWire` and the schemas, as a network would. */
   viaWire?: boolean;
 }
@@ -83,6 +88,9 @@ export interface SimulationResult {
   serverMs: number;
   /** The same, per stage (its receives and its close). */
   serverStageMs: Record<DropStage, number>;
+  /** CPU milliseconds (with `cpuClock`): per site, and the coordinator's. */
+  clientCpuMs: Map<string, number>;
+  serverCpuMs: number;
   /** Per site: bytes it sent (wire encoding). */
   uploadBytes: Map<string, number>;
   refusals: Map<string, SecAggError>;
@@ -147,6 +155,9 @@ export async function simulateRound(options: SimulateOptions): Promise<Simulatio
   const uploadBytes = new Map(sites.map((s) => [s, 0]));
   const refusals = new Map<string, SecAggError>();
   let serverMs = 0;
+  let serverCpuMs = 0;
+  const cpu = options.cpuClock ?? (() => 0);
+  const clientCpuMs = new Map(sites.map((s) => [s, 0]));
   const serverStageMs = Object.fromEntries(DROP_STAGES.map((stage) => [stage, 0])) as Record<
     DropStage,
     number
@@ -162,7 +173,9 @@ export async function simulateRound(options: SimulateOptions): Promise<Simulatio
     const received = options.viaWire ? decodeWire(encodeWire(message)) : message;
     const stage = server.stage as DropStage;
     const started = performance.now();
+    const cpuStarted = cpu();
     server.receive(site, received);
+    serverCpuMs += cpu() - cpuStarted;
     const ms = performance.now() - started;
     serverMs += ms;
     serverStageMs[stage] += ms;
@@ -175,6 +188,7 @@ export async function simulateRound(options: SimulateOptions): Promise<Simulatio
     call: () => ClientMessage | Promise<ClientMessage>,
   ) => {
     const started = performance.now();
+    const cpuStarted = cpu();
     try {
       return await call();
     } catch (error) {
@@ -187,6 +201,7 @@ export async function simulateRound(options: SimulateOptions): Promise<Simulatio
     } finally {
       const ms = performance.now() - started;
       clientMs.set(site, clientMs.get(site)! + ms);
+      clientCpuMs.set(site, clientCpuMs.get(site)! + cpu() - cpuStarted);
       clientStageMs.get(site)![stage] = ms;
     }
   };
@@ -203,7 +218,9 @@ export async function simulateRound(options: SimulateOptions): Promise<Simulatio
   for (let index = 1; ; index++) {
     const closing = server.stage as DropStage;
     const started = performance.now();
+    const cpuStarted = cpu();
     const output = await server.closeStage();
+    serverCpuMs += cpu() - cpuStarted;
     const ms = performance.now() - started;
     serverMs += ms;
     serverStageMs[closing] += ms;
@@ -235,6 +252,8 @@ export async function simulateRound(options: SimulateOptions): Promise<Simulatio
     clientStageMs,
     serverMs,
     serverStageMs,
+    clientCpuMs,
+    serverCpuMs,
     uploadBytes,
     refusals,
     identities,
