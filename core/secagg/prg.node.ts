@@ -1,5 +1,5 @@
 import { createCipheriv } from 'node:crypto';
-import { MASK_NONCE, type KeystreamReader, type PrgFactory } from './prg.js';
+import { MASK_NONCE, zeroBytes, type KeystreamReader, type PrgFactory } from './prg.js';
 
 /**
  * ChaCha20-IETF through Node's OpenSSL (native, several times faster than the WASM build of libsodium).
@@ -17,12 +17,11 @@ export const opensslPrg: PrgFactory = {
     new DataView(iv.buffer).setUint32(0, block, true);
     iv.set(MASK_NONCE, 4);
     const cipher = createCipheriv('chacha20', key, iv);
-    let zeros = new Uint8Array(0);
     return {
       next(words) {
         const bytes = words * 4;
-        if (zeros.length < bytes) zeros = new Uint8Array(bytes);
-        const out = cipher.update(zeros.subarray(0, bytes));
+        const zeros = zeroBytes(bytes);
+        const out = cipher.update(zeros);
         // Small outputs can come from Node's shared Buffer pool at any byte offset; Int32Array needs 4.
         if (out.byteOffset % 4 !== 0)
           return new Int32Array(Uint8Array.prototype.slice.call(out).buffer, 0, words);

@@ -100,6 +100,30 @@ describe('mask engines', () => {
     }
   });
 
+  it('streams: never asks a PRG for more than one chunk at a time, whatever the vector length', () => {
+    let largest = 0;
+    let reads = 0;
+    const spy = {
+      name: 'spy',
+      open(key: Uint8Array, block?: number) {
+        const reader = opensslPrg.open(key, block);
+        return {
+          next(words: number) {
+            largest = Math.max(largest, words);
+            reads++;
+            return reader.next(words);
+          },
+        };
+      },
+    };
+    const terms: MaskTerm[] = Array.from({ length: 5 }, (_, i) => ({ key: key32(), sign: i % 2 ? 1 : -1 }));
+    const target = new Uint32Array(100_000);
+    applyMasksInThread(spy, target, terms, 0, 1024);
+    expect(largest).toBe(1024);
+    expect(reads).toBe(5 * Math.ceil(100_000 / 1024));
+    expect(hex(target)).toBe(hex(reference(new Uint32Array(100_000), terms)));
+  });
+
   it('starts mid-stream at a block-aligned word offset', () => {
     const terms: MaskTerm[] = [{ key: key32(), sign: 1 }];
     const full = new Uint32Array(4096);

@@ -10,6 +10,17 @@ export const MASK_NONCE = new Uint8Array(12);
 /** Keystream words per ChaCha20 block; stream offsets given to `open` are in blocks. */
 export const WORDS_PER_BLOCK = 16;
 
+let zeroPool = new Uint8Array(0);
+
+/**
+ * `bytes` zero bytes, from one buffer shared by every reader (readers only read it, synchronously), so
+ * thousands of open streams cost one chunk of zeros, not one each.
+ */
+export function zeroBytes(bytes: number): Uint8Array {
+  if (zeroPool.length < bytes) zeroPool = new Uint8Array(bytes);
+  return zeroPool.subarray(0, bytes);
+}
+
 /** Reads a keystream sequentially. */
 export interface KeystreamReader {
   /**
@@ -32,11 +43,10 @@ export const libsodiumPrg: PrgFactory = {
   open(key, block = 0) {
     if (key.length !== 32) throw new RangeError('ChaCha20 key must be 32 bytes');
     let counter = block;
-    let zeros = new Uint8Array(0);
     return {
       next(words) {
         const bytes = words * 4;
-        if (zeros.length < bytes) zeros = new Uint8Array(bytes);
+        const zeros = zeroBytes(bytes);
         const out = sodium.crypto_stream_chacha20_ietf_xor_ic(
           zeros.subarray(0, bytes),
           MASK_NONCE,
