@@ -124,8 +124,9 @@ export async function runLocalRound(input: LocalRoundInput): Promise<LocalRoundR
       ...(input.signal ? { signal: input.signal } : {}),
       onProgress: (p: Progress) =>
         input.onProgress?.('train', {
-          done: (p.epoch - 1) * p.steps + p.step,
-          total: p.epochs * p.steps,
+          // The engine counts steps over all epochs (p.step of p.steps), epochs from 0.
+          done: p.step,
+          total: p.steps,
           loss: p.loss,
         }),
     }));
