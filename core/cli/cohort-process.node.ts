@@ -50,20 +50,25 @@ export class CohortProcess {
     this.listeners.add(listener);
   }
 
-  /** The first event (from the start of output) matching `predicate`. */
+  /** How many events so far: pass it to `waitForEvent` to wait for a later one only. */
+  mark(): number {
+    return this.events.length;
+  }
+
+  /** The first event matching `predicate`, from the start of output or from event number `since`. */
   waitForEvent(
     predicate: (event: JsonEvent) => boolean,
     what: string,
     timeoutMs = 30_000,
+    since = 0,
   ): Promise<JsonEvent> {
     return new Promise((resolve, reject) => {
       const check = () => {
-        const found = this.events.find(predicate);
+        const found = this.events.slice(since).find(predicate);
         if (found) return done(() => resolve(found));
-        if (this.child.exitCode !== null)
-          done(() =>
-            reject(new Error(`process exited (${this.child.exitCode}) before ${what}: ${this.stderr}`)),
-          );
+        const exit = this.child.exitCode ?? this.child.signalCode;
+        if (exit !== null)
+          done(() => reject(new Error(`process exited (${exit}) before ${what}: ${this.stderr}`)));
       };
       const timer = setTimeout(
         () => done(() => reject(new Error(`timed out waiting for ${what}`))),
@@ -81,7 +86,7 @@ export class CohortProcess {
 
   /** Stops the process with SIGINT (a clean shutdown) and waits for it to exit. */
   async stop(): Promise<number | null> {
-    if (this.child.exitCode === null) {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
       const exited = new Promise((resolve) => this.child.once('exit', resolve));
       this.child.kill('SIGINT');
       await exited;

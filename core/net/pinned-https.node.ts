@@ -185,6 +185,13 @@ export function streamJsonLines(
             if (line && status === 200) onLine(JSON.parse(line));
           }
         });
+                // The server may die mid-stream: a reset stream must fail the call, not leave it hanging.
+        const broken = () => reject(describeConnectionError(Object.assign(new Error('reset'), { code: 'ECONNRESET' }), url, options.pin));
+        res.on('error', broken);
+        res.on('aborted', broken);
+        res.on('close', () => {
+          if (!res.complete) broken();
+        });
         res.on('end', () => {
           if (status === 200) return resolve({ status });
           let error = `unexpected HTTP ${status}`;

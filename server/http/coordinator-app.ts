@@ -301,16 +301,18 @@ export async function buildCoordinatorApp(
         await store.audit('site-auth-failed', site.id, { remoteAddress });
         return socket.close(CLOSE_CODES.authFailed, 'signature verification failed');
       }
-      siteId = site.id;
-      sessions.add({ siteId, socket, connectedAt: new Date().toISOString(), remoteAddress });
-      await store.audit('site-connected', siteId, { remoteAddress });
-      const roster = (await store.listSites()).filter((s) => !s.revokedAt);
+            const roster = (await store.listSites()).filter((s) => !s.revokedAt);
+      // The welcome goes out before the session is registered: registering lets round traffic (catch-up
+      // versions, round invitations) flow, and a site accepts round frames only after its welcome.
       send({
         type: 'welcome',
-        siteId,
+        siteId: site.id,
         coordinatorName: config.name,
         sites: roster.map((s) => ({ id: s.id, name: s.name, identityPublicKey: s.identityPublicKey })),
       });
+      siteId = site.id;
+      sessions.add({ siteId, socket, connectedAt: new Date().toISOString(), remoteAddress });
+      await store.audit('site-connected', siteId, { remoteAddress });
     };
     send({ type: 'challenge', nonce, serverTime: new Date().toISOString() });
   }

@@ -114,6 +114,17 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
         this.report('error', `could not handle a coordinator message: ${error.message}`),
       );
     });
+    // Secure-aggregation state lives in one connection's round: when the connection drops, the round is
+    // over for this site (the coordinator recovers without it), so stop training and record why.
+    options.connection.on('status', (status) => {
+      const run = this.run;
+      if (status.state === 'connected' || !run || run.finished) return;
+      run.finished = true;
+      run.controller.abort();
+      void this.closeRound(run, 'interrupted', 'lost the connection to the coordinator during the round', null).catch(
+        (error: Error) => this.report('error', `could not record the interrupted round: ${error.message}`),
+      );
+    });
   }
 
   get refusal(): { at: string; message: string } | null {

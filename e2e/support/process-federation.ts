@@ -1,0 +1,138 @@
+import { join } from 'node:path';
+import { CohortProcess, cohort, type JsonEvent } from '../../core/cli/cohort-process.node.js';
+import { SYNTHRAD_ANSWERS } from '../../core/data/synthrad.js';
+import type { FederationConfig } from '../../core/protocol/federation.js';
+import { AdminClient } from '../../server/admin-client.js';
+import type { RoundEvent, RoundOutcome } from '../../server/rounds/round-engine.js';
+import { freePort, tempDir } from './temp.js';
+
+const PRESETS = ['chest-clinic', 'neuro-center', 'abdominal-imaging', 'rural-xray'];
+
+export interface ProcessSite {
+  name: string;
+  dataDir: string;
+  process: CohortProcess;
+}
+
+/**
+ * A coordinator and sites as real processes (`cohort server start`, `cohort site serve`), each with a
+ * small SynthRad dataset, participating, for tests that kill and restart them.
+ */
+export class ProcessFederation {
+  readonly sites: ProcessSite[] = [];
+  coordinator!: CohortProcess;
+  admin!: AdminClient;
+  private dataDir = '';
+
+  static async start(siteCount: number, questionsPerSite = 40): Promise<ProcessFederation> {
+    const federation = new ProcessFederation();
+    const port = await freePort();
+    federation.dataDir = join(tempDir('cohort-pf-'), 'coordinator');
+    cohort('server', 'init', '--data-dir', federation.dataDir, '--public-url', `https://127.0.0.1:${port}`);
+    await federation.startCoordinator();
+    federation.admin = new AdminClient('test', federation.dataDir);
+    for (let i = 0; i < siteCount; i++) {
+      const name = `Site ${i + 1}`;
+      const dataDir = join(tempDir('cohort-pf-site-'), 'data');
+      const { link } = JSON.parse(
+        cohort('server', 'invite', '--data-dir', federation.dataDir, '--site', name, '--json'),
+      ) as { link: string };
+      cohort('site', 'enroll', '--data-dir', dataDir, link);
+      cohort(
+        'site',
+        'synth',
+        '--data-dir',
+        dataDir,
+        '--preset',
+        PRESETS[i % PRESETS.length]!,
+        '--n',
+        String(questionsPerSite),
+        '--seed',
+        String(i + 1),
+      );
+      cohort('site', 'participate', '--data-dir', dataDir, 'on', '--auto-accept-roster', 'on');
+      const site: ProcessSite = { name, dataDir, process: undefined as unknown as CohortProcess };
+      federation.sites.push(site);
+      await federation.startSite(site);
+    }
+    return federation;
+  }
+
+  async startCoordinator(): Promise<void> {
+    this.coordinator = new CohortProcess(['server', 'start', '--data-dir', this.dataDir]);
+    await this.coordinator.waitForEvent((e) => e.event === 'listening', 'the coordinator to listen');
+  }
+
+  async startSite(site: ProcessSite): Promise<void> {
+    site.process = new CohortProcess([
+      'site',
+      'serve',
+      '--data-dir',
+      site.dataDir,
+      '--reconnect-max-ms',
+      '500',
+    ]);
+    await site.process.waitForEvent(
+      (e) => e.event === 'connection' && e.state === 'connected',
+      `${site.name} to connect`,
+    );
+  }
+
+  async createFederation(id: string, overrides: Partial<FederationConfig>): Promise<void> {
+    await this.admin.post('/v1/admin/federations', {
+      id,
+      name: id,
+      answers: [...SYNTHRAD_ANSWERS],
+      overrides: {
+        local: { epochs: 1, batchSize: 16, lr: 3e-3, weightDecay: 0, gradClip: 1 },
+        deadlines: { trainingMs: 60_000, stageMs: 15_000 },
+        ...overrides,
+      },
+    });
+  }
+
+  /** Runs rounds through the admin API; `onEvent` sees each coordinator event as it happens. */
+  async runRounds(
+    id: string,
+    count: number,
+    onEvent: (event: RoundEvent) => void = () => undefined,
+  ): Promise<RoundOutcome[]> {
+    const outcomes: RoundOutcome[] = [];
+    await this.admin.stream(`/v1/admin/federations/${id}/rounds`, { count }, (raw) => {
+      const event = raw as RoundEvent;
+      if (event.type === 'round-finished') outcomes.push(event.outcome);
+      onEvent(event);
+    });
+    return outcomes;
+  }
+
+  /** Kills a site (SIGKILL, no goodbye) the moment it reports `phase` in `round`. */
+  killSiteAt(site: ProcessSite, round: number, phase: string): Promise<void> {
+    return new Promise((resolve) => {
+      const process = site.process;
+      const listener = (event: JsonEvent) => {
+        if (
+          event.event === 'round' &&
+          event.round === round &&
+          event.phase === phase &&
+          process.child.exitCode === null
+        ) {
+          process.child.kill('SIGKILL');
+          resolve();
+        }
+      };
+      process.onEvent(listener);
+    });
+  }
+
+  async federation(id: string) {
+    return this.admin.get<{
+      latestVersion: { version: number; hash: string };
+      rounds: { round: number; state: string; error: string | null }[];
+    }>(`/v1/admin/federations/${id}`);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.sites.map((site) => site.process.stop()), this.coordinator.stop()]);
+  }
+}
