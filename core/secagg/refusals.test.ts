@@ -605,6 +605,32 @@ describe('the coordinator refuses bad site messages and keeps going', () => {
   });
 });
 
+describe('the coordinator never outputs a wrong sum from bad shares', () => {
+  for (const kind of ['random bytes', 'a copy of another share (same x coordinate)'] as const) {
+    it(`aborts with reconstruction-failed when a responder reveals ${kind}`, async () => {
+      const h = await harness();
+      await h.step();
+      await h.step();
+      await h.step();
+      await h.step();
+      const replies = new Map<string, ClientMessage>();
+      for (const site of ['site-001', 'site-002', 'site-003', 'site-004', 'site-005']) {
+        replies.set(site, await h.client(site).handle(h.messageFor(site)));
+      }
+      const first = replies.get('site-001') as Extract<ClientMessage, { type: 'unmask' }>;
+      const second = replies.get('site-002') as Extract<ClientMessage, { type: 'unmask' }>;
+      const target = first.selfMaskShares.find((s) => s.of === 'site-003')!;
+      target.share =
+        kind === 'random bytes'
+          ? toBase64(sodium.randombytes_buf(33))
+          : second.selfMaskShares.find((s) => s.of === 'site-003')!.share;
+      for (const [site, reply] of replies) h.server.receive(site, reply);
+      await expect(h.server.closeStage()).rejects.toMatchObject({ code: 'reconstruction-failed' });
+      expect(h.server.stage).toBe('aborted');
+    });
+  }
+});
+
 describe('a dropped site', () => {
   it('stays hidden by its self mask when its masked input arrives late and its mask key is revealed', async () => {
     // site-005 sends its shares, then its masked input arrives only after the coordinator closed that stage.

@@ -383,9 +383,13 @@ export class SecAggServer {
       if (shares.length < t) refuse('below-threshold', `${shares.length} shares of ${what}, need ${t}`);
     }
     const sets = shareSets.map(({ shares }) => shares.slice(0, t));
-    const secrets = this.engine.combineShares
-      ? await this.engine.combineShares(sets)
-      : await combineAll(sets);
+    let secrets: Uint8Array[];
+    try {
+      secrets = this.engine.combineShares ? await this.engine.combineShares(sets) : await combineAll(sets);
+    } catch (error) {
+      // e.g. two revealed shares with the same x coordinate: malformed input from some responder.
+      refuse('reconstruction-failed', `Shamir reconstruction failed: ${(error as Error).message}`);
+    }
     const terms: MaskTerm[] = [];
     alive.forEach((u, i) => {
       const seed = secrets[i]!;
