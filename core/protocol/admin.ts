@@ -27,3 +27,92 @@ export interface AdminInvitation {
   siteName: string;
   expiresAt: string;
 }
+
+/** `GET /v1/admin/federations`: every federation with its latest version and completed rounds. */
+export interface AdminFederationSummary {
+  id: string;
+  name: string;
+  configHash: string;
+  createdAt: string;
+  latestVersion: number;
+  completedRounds: number;
+}
+
+/** The round the coordinator is running now (one at a time), if any. */
+export interface AdminRunningRound {
+  federationId: string;
+  round: number;
+}
+
+export interface AdminFederationList {
+  federations: AdminFederationSummary[];
+  running: AdminRunningRound | null;
+}
+
+/**
+ * Federation-wide figures of a round, from the securely aggregated counters: the accuracy and loss of
+ * the round's starting version on the union of the participating sites' validation splits.
+ */
+export interface AdminRoundMetrics {
+  startingVersion: number;
+  valExamples: number;
+  trainExamples: number;
+  closedAcc: number | null;
+  openAcc: number | null;
+  overallAcc: number | null;
+  valLoss: number | null;
+  trainLoss: number | null;
+}
+
+export interface AdminRoundTimings {
+  totalMs: number;
+  joinMs: number;
+  /** Per secure-aggregation stage (or `plain-update` in insecure mode), wall time until it closed. */
+  stagesMs: Record<string, number>;
+  aggregateMs: number;
+}
+
+export interface AdminRound {
+  federationId: string;
+  round: number;
+  state: 'running' | 'completed' | 'aborted';
+  baseVersion: number;
+  startedAt: string;
+  finishedAt: string | null;
+  participants: string[];
+  included: string[];
+  dropped: string[];
+  metrics: AdminRoundMetrics | null;
+  timings: AdminRoundTimings | null;
+  error: string | null;
+}
+
+/** `GET /v1/admin/federations/:id`. `config` is the federation's `FederationConfig` (core/protocol/federation). */
+export interface AdminFederationDetail {
+  federation: { id: string; name: string; config: unknown; configHash: string; createdAt: string };
+  latestVersion: { version: number; hash: string; createdAt: string; parentHash: string | null } | null;
+  rounds: AdminRound[];
+  running: AdminRunningRound | null;
+}
+
+/** How a finished round came out, as `POST …/rounds` streams it. */
+export interface AdminRoundOutcome {
+  federationId: string;
+  round: number;
+  status: 'completed' | 'aborted';
+  reason: string | null;
+  participants: string[];
+  included: string[];
+  dropped: string[];
+  version: { version: number; hash: string } | null;
+  metrics: AdminRoundMetrics | null;
+  timings: AdminRoundTimings;
+}
+
+/** `POST /v1/admin/federations/:id/rounds {count}`: one JSON object per line until `rounds-done`. */
+export type AdminRoundEvent =
+  | { type: 'round-started'; federationId: string; round: number; participants: string[] }
+  | { type: 'round-stage'; federationId: string; round: number; stage: string; waitingFor: string[] }
+  | { type: 'round-finished'; outcome: AdminRoundOutcome }
+  | { type: 'rounds-stopped'; reason: string }
+  | { type: 'rounds-done' };

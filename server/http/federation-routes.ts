@@ -1,5 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import type {
+  AdminFederationDetail,
+  AdminFederationList,
+  AdminRound,
+  AdminRoundEvent,
+} from '../../core/protocol/admin.js';
 import { federationConfigSchema, type FederationConfig } from '../../core/protocol/federation.js';
 import type { Remote } from '../../core/util/worker-rpc.node.js';
 import { RoundError, type RoundEngine, type RoundEvent } from '../rounds/round-engine.js';
@@ -55,7 +61,7 @@ export function registerFederationRoutes(
     return parsed.data;
   };
 
-  app.get('/v1/admin/federations', { preHandler: requireAdmin }, async () => {
+  app.get('/v1/admin/federations', { preHandler: requireAdmin }, async (): Promise<AdminFederationList> => {
     const federations = await store.listFederations();
     return {
       federations: federations.map(({ id, name, configHash, createdAt, latestVersion, completedRounds }) => ({
@@ -94,7 +100,7 @@ export function registerFederationRoutes(
   app.get<{ Params: { id: string } }>(
     '/v1/admin/federations/:id',
     { preHandler: requireAdmin },
-    async (request) => {
+    async (request): Promise<AdminFederationDetail> => {
       const federation = await store.getFederation(request.params.id);
       if (!federation) throw new HttpError(404, 'not_found', `no federation '${request.params.id}'`);
       const latest = await store.getVersion(federation.id);
@@ -106,13 +112,16 @@ export function registerFederationRoutes(
           configHash: federation.configHash,
           createdAt: federation.createdAt,
         },
-        latestVersion: latest && {
-          version: latest.version,
-          hash: latest.hash,
-          createdAt: latest.createdAt,
-          parentHash: latest.parentHash,
-        },
-        rounds: await store.listRounds(federation.id),
+        latestVersion: latest
+          ? {
+              version: latest.version,
+              hash: latest.hash,
+              createdAt: latest.createdAt,
+              parentHash: latest.parentHash,
+            }
+          : null,
+        // Stored as the round engine wrote them: the stream below checks RoundEvent against the same types.
+        rounds: (await store.listRounds(federation.id)) as AdminRound[],
         running: rounds.runningRound ?? null,
       };
     },
@@ -133,7 +142,7 @@ export function registerFederationRoutes(
           `round ${rounds.runningRound.round} of ${rounds.runningRound.federationId} is still running`,
         );
       reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
-      const write = (event: unknown) => {
+      const write = (event: AdminRoundEvent) => {
         if (!reply.raw.destroyed) reply.raw.write(`${JSON.stringify(event)}\n`);
       };
       const forward = (event: RoundEvent) => write(event);
