@@ -1,0 +1,142 @@
+import { useCallback, useEffect, useState } from 'react';
+import type { FederationView, ParticipationSettings, SiteStatus } from '../../core/site-api/contract.js';
+import { siteApi } from '../api/site-api-client.dom.js';
+import { useSiteEvents } from '../api/use-site-events.dom.js';
+import { formatDateTime } from '../format.dom.js';
+import { FederationCard } from './training/FederationCard.dom.js';
+import type { RoundEvent } from '../api/use-site-status.dom.js';
+import { LiveRoundCard } from './training/LiveRoundCard.dom.js';
+import { ParticipationCard } from './training/ParticipationCard.dom.js';
+import { RosterCard } from './training/RosterCard.dom.js';
+
+/** Round phases after which the stored view has changed (a round row was written or closed). */
+const RELOAD_PHASES = new Set(['joined', 'declined', 'completed', 'dropped', 'aborted', 'left']);
+
+/** "This site refused …": the coordinator sent something that failed this site's checks. */
+export function RefusalBanner({ refusal }: { refusal: { at: string; message: string } }) {
+  return (
+    <div className="banner banner-bad" role="alert" data-testid="refusal-banner">
+      <div className="banner-icon" aria-hidden="true">
+        !
+      </div>
+      <div>
+        <strong>This site refused a global model from the coordinator.</strong>
+        <div data-testid="refusal-message">{refusal.message}</div>
+        <div className="small">
+          {formatDateTime(refusal.at)}. Nothing from it was stored or trained on. A wrong signature or
+          base-model hash means the version did not come from the coordinator you enrolled with, or was built
+          for another model: tell your coordinator’s operator before taking part again.
+        </div>
+      </div>
+    </div>
+  );
+}
+
+/** Federated training as this site sees it: the operator's switches, partners, versions and rounds. */
+export function TrainingScreen({ status, round }: { status: SiteStatus; round: RoundEvent | undefined }) {
+  const [view, setView] = useState<FederationView>();
+  const [error, setError] = useState<string>();
+  const [saving, setSaving] = useState(false);
+
+  const load = useCallback(
+    () =>
+      siteApi.invoke('federation.get', undefined).then(
+        (next) => {
+          setView(next);
+          setError(undefined);
+        },
+        (caught: Error) => setError(caught.message),
+      ),
+    [],
+  );
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  useSiteEvents((event) => {
+    // A roster announcement arrives as a status event; pending approvals are derived from it.
+    if (event.type === 'status') return void load();
+    if (event.type !== 'federation') return;
+    const federationEvent = event.event;
+    if (federationEvent.type === 'round') {
+      if (RELOAD_PHASES.has(federationEvent.phase)) void load();
+    } else if (federationEvent.type !== 'log') void load();
+  });
+
+  const save = async (participation: ParticipationSettings) => {
+    if (!view) return;
+    setSaving(true);
+    setView({ ...view, participation });
+    try {
+      setView(await siteApi.invoke('federation.setParticipation', participation));
+      setError(undefined);
+    } catch (caught) {
+      setError((caught as Error).message);
+      void load();
+    } finally {
+      setSaving(false);
+    }
+  };
+
+  const approve = async (siteIds: string[]) => {
+    setSaving(true);
+    try {
+      setView(await siteApi.invoke('federation.approveRoster', { siteIds }));
+    } catch (caught) {
+      setError((caught as Error).message);
+    } finally {
+      setSaving(false);
+    }
+  };
+
+  const names = new Map(status.roster.map((site) => [site.id, site.name]));
+  const federationName = (id: string) => view?.federations.find((f) => f.id === id)?.name ?? id;
+  const last = view?.federations
+    .flatMap((federation) => federation.rounds.map((round) => ({ ...round, federationId: federation.id })))
+    .sort((a, b) => b.startedAt.localeCompare(a.startedAt))[0];
+
+  return (
+    <div className="stack">
+      {view?.refusal && <RefusalBanner refusal={view.refusal} />}
+      {error && (
+        <p className="error" role="alert" data-testid="training-error">
+          {error}
+        </p>
+      )}
+      {!view ? (
+        !error && <p className="muted">Loading…</p>
+      ) : (
+        <>
+          <div className="grid">
+            <ParticipationCard settings={view.participation} saving={saving} onChange={(s) => void save(s)} />
+            <LiveRoundCard
+              event={round}
+              active={view.activeRound}
+              last={last}
+              federationName={federationName}
+            />
+          </div>
+          <RosterCard
+            roster={view.roster}
+            names={names}
+            busy={saving}
+            onApprove={(ids) => void approve(ids)}
+          />
+          {view.federations.length === 0 ? (
+            <section className="card" data-testid="no-federations">
+              <h2>Federations</h2>
+              <p className="muted">
+                This site has not received a global model yet. It receives one when the coordinator opens a
+                round (or when it reconnects after one).
+              </p>
+            </section>
+          ) : (
+            view.federations.map((federation) => (
+              <FederationCard key={federation.id} federation={federation} />
+            ))
+          )}
+        </>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,181 @@
+import type { FederationView } from '../../../core/site-api/contract.js';
+import {
+  formatBytes,
+  formatCount,
+  formatDateTime,
+  formatDuration,
+  formatPercent,
+  shortHash,
+} from '../../format.dom.js';
+import { LockIcon } from '../../components/LockIcon.dom.js';
+import { localRoundFigures } from '../../round-phase.dom.js';
+
+type Federation = FederationView['federations'][number];
+
+const PART_NAMES: Record<string, string> = {
+  lora: 'LoRA on attention',
+  prompt: 'Soft prompt',
+  head: 'Answer head',
+};
+
+const STRATEGY_NAMES: Record<string, string> = { fedavg: 'FedAvg', fedprox: 'FedProx', fedadam: 'FedAdam' };
+
+const OUTCOME_TONE: Record<string, string> = {
+  completed: 'ok',
+  running: 'info',
+  dropped: 'warn',
+  aborted: 'warn',
+  left: 'bad',
+  interrupted: 'warn',
+};
+
+/** One federation: the version this site holds, how it trains, and this site's own record of rounds. */
+export function FederationCard({ federation }: { federation: Federation }) {
+  const rounds = [...federation.rounds].sort((a, b) => b.round - a.round);
+  return (
+    <section
+      className="card"
+      aria-labelledby={`federation-${federation.id}`}
+      data-testid="federation"
+      data-federation={federation.id}
+    >
+      <div className="card-head">
+        <h2 id={`federation-${federation.id}`}>{federation.name}</h2>
+        {federation.secure ? (
+          <span className="pill pill-ok" data-testid="federation-secure">
+            Secure aggregation
+          </span>
+        ) : (
+          <span
+            className="pill pill-bad"
+            data-testid="federation-secure"
+            title="Updates are visible to the coordinator"
+          >
+            Insecure baseline: updates not masked
+          </span>
+        )}
+      </div>
+      <dl className="facts">
+        <dt>Global version</dt>
+        <dd data-testid="federation-version">
+          v{federation.version}{' '}
+          <span className="muted small">received {formatDateTime(federation.receivedAt)}</span>
+        </dd>
+        <dt>Version hash</dt>
+        <dd>
+          <code className="fingerprint" title={federation.hash}>
+            {shortHash(federation.hash, 16)}
+          </code>{' '}
+          <span className="muted small">signature checked against the pinned coordinator key</span>
+        </dd>
+        <dt>Server strategy</dt>
+        <dd>{STRATEGY_NAMES[federation.strategy] ?? federation.strategy}</dd>
+        <dt>Adapter parts</dt>
+        <dd>
+          <ul className="parts">
+            {federation.parts.map(({ part, shared }) => (
+              <li key={part} className={shared ? 'part-shared' : 'part-local'}>
+                {PART_NAMES[part] ?? part}
+                <span className="small">{shared ? 'shared (masked sum)' : 'stays on this site'}</span>
+              </li>
+            ))}
+          </ul>
+        </dd>
+        <dt>Federation id</dt>
+        <dd className="muted">{federation.id}</dd>
+      </dl>
+
+      <h3 className="table-title">
+        This site’s rounds{' '}
+        <span className="private-note" data-testid="local-figures-note">
+          <LockIcon /> These figures are this site’s own and never leave it
+        </span>
+      </h3>
+      {rounds.length === 0 ? (
+        <p className="muted small">This site has not taken part in a round of this federation yet.</p>
+      ) : (
+        <div className="table-scroll">
+          <table className="table compact" data-testid="round-history">
+            <thead>
+              <tr>
+                <th scope="col">Round</th>
+                <th scope="col">Outcome</th>
+                <th scope="col">Versions</th>
+                <th
+                  scope="col"
+                  className="num"
+                  title="Accuracy of the starting version on this site's validation split"
+                >
+                  Local accuracy
+                </th>
+                <th scope="col" className="num">
+                  Closed / open
+                </th>
+                <th scope="col" className="num">
+                  Training loss
+                </th>
+                <th scope="col" className="num">
+                  Examples
+                </th>
+                <th scope="col" className="num">
+                  Training
+                </th>
+                <th scope="col" className="num">
+                  Secure agg.
+                </th>
+                <th scope="col" className="num">
+                  Sent
+                </th>
+                <th scope="col">Started</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rounds.map((round) => {
+                const figures = localRoundFigures(round.details);
+                const v = figures.validation;
+                return (
+                  <tr key={round.round} data-testid="round-history-row" data-status={round.status}>
+                    <td>{round.round}</td>
+                    <td>
+                      <span className={`pill pill-${OUTCOME_TONE[round.status] ?? 'neutral'}`}>
+                        {round.status}
+                      </span>
+                      {round.reason && <div className="muted small reason">{round.reason}</div>}
+                    </td>
+                    <td className="nowrap">
+                      v{round.startingVersion}
+                      {round.publishedVersion !== null && ` → v${round.publishedVersion}`}
+                    </td>
+                    <td className="num" title={v ? `${formatCount(v.n)} validation questions` : undefined}>
+                      {formatPercent(v?.overallAcc)}
+                    </td>
+                    <td className="num nowrap">
+                      {formatPercent(v?.closedAcc)} / {formatPercent(v?.openAcc)}
+                    </td>
+                    <td className="num">{figures.trainLoss === null ? '–' : figures.trainLoss.toFixed(3)}</td>
+                    <td className="num">
+                      {figures.trainExamples === null ? '–' : formatCount(figures.trainExamples)}
+                    </td>
+                    <td className="num">{formatDuration(figures.trainMs)}</td>
+                    <td className="num">{formatDuration(figures.secaggClientMs)}</td>
+                    <td className="num">
+                      {figures.uploadBytes === null ? '–' : formatBytes(figures.uploadBytes)}
+                    </td>
+                    <td className="nowrap small">
+                      {formatDateTime(round.startedAt)}
+                      {round.finishedAt && (
+                        <div className="muted small">
+                          took {formatDuration(Date.parse(round.finishedAt) - Date.parse(round.startedAt))}
+                        </div>
+                      )}
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
