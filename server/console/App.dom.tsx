@@ -1,6 +1,10 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import type { AdminInvitation, AdminStatus } from '../../core/protocol/admin.js';
 import { AdminApiError, adminApi, adminToken } from './api.dom.js';
+import { Federations } from './Federations.dom.js';
+
+type Tab = 'sites' | 'federations';
+const tabFromHash = (): Tab => (window.location.hash === '#federations' ? 'federations' : 'sites');
 
 function SignIn({ onSignedIn, error }: { onSignedIn: () => void; error?: string }) {
   const [token, setToken] = useState('');
@@ -92,6 +96,12 @@ export function App() {
   const [status, setStatus] = useState<AdminStatus>();
   const [signedIn, setSignedIn] = useState(adminToken.get() !== '');
   const [error, setError] = useState<string>();
+  const [tab, setTab] = useState<Tab>(tabFromHash);
+  const show = (next: Tab) => {
+    setTab(next);
+    history.replaceState(null, '', next === 'sites' ? window.location.pathname : '#federations');
+  };
+  const siteName = (id: string) => status?.sites.find((site) => site.id === id)?.name ?? id;
 
   const refresh = useCallback(async () => {
     try {
@@ -129,8 +139,23 @@ export function App() {
           <SignIn onSignedIn={() => setSignedIn(true)} error={error} />
         ) : (
           <>
+            <nav className="tabs" aria-label="Console sections">
+              {(['sites', 'federations'] as const).map((name) => (
+                <button
+                  key={name}
+                  type="button"
+                  className={tab === name ? 'active' : ''}
+                  aria-current={tab === name ? 'page' : undefined}
+                  onClick={() => show(name)}
+                  data-testid={`tab-${name}`}
+                >
+                  {name === 'sites' ? 'Sites' : 'Federations & rounds'}
+                </button>
+              ))}
+            </nav>
             {error && <p className="error">{error}</p>}
-            {status && (
+            {tab === 'federations' && <Federations siteName={siteName} />}
+            {tab === 'sites' && status && (
               <section className="card">
                 <h2>
                   Sites{' '}
@@ -173,7 +198,7 @@ export function App() {
                 </p>
               </section>
             )}
-            <InviteForm />
+            {tab === 'sites' && <InviteForm />}
           </>
         )}
       </main>
