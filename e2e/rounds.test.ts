@@ -109,11 +109,18 @@ describe('evaluation rounds', () => {
     expect(evaluation.metrics?.trainExamples).toBe(0);
     expect(evaluation.metrics?.valExamples).toBe(trained.metrics?.valExamples);
     expect((await federation.server.store.getVersion('fed-eval'))?.version).toBe(1);
-    const rounds = await federation.sites[0]!.storeRemote.localRounds('fed-eval');
-    expect(rounds.map((r) => [r.round, r.status, r.details.mode])).toEqual([
-      [2, 'completed', 'evaluate'],
-      [1, 'completed', 'train'],
-    ]);
+    const site = federation.sites[0]!;
+    await expect
+      .poll(
+        async () =>
+          (await site.storeRemote.localRounds('fed-eval')).map((r) => [r.round, r.status, r.details.mode]),
+        { timeout: 10_000 },
+      )
+      .toEqual([
+        [2, 'completed', 'evaluate'],
+        [1, 'completed', 'train'],
+      ]);
+    const rounds = await site.storeRemote.localRounds('fed-eval');
     expect(rounds[1]!.details.uploadBytes as number).toBeGreaterThan(
       rounds[0]!.details.uploadBytes as number,
     );
