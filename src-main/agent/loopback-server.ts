@@ -28,7 +28,9 @@ export async function startLoopbackServer(agent: SiteAgent, port: number): Promi
   const tokenMatches = (presented: string) => timingSafeEqual(digest(presented), tokenDigest);
   let allowedHosts = new Set<string>();
 
-  const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 256 * 1024 });
+  // Closing drops every connection: a browser keeps sockets it opened ahead of time (no request sent
+  // yet), which Node would otherwise hold open until its 60 s header timeout, delaying the agent's exit.
+  const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 256 * 1024, forceCloseConnections: true });
   await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
 
   app.addHook('onRequest', async (request, reply) => {
