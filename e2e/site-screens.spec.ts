@@ -197,6 +197,8 @@ test('the training screen keeps the participate switch, the audit page lists wha
   await page.getByTestId('nav-training').click();
   await expect(page.getByTestId('refusal-banner')).toContainText('This site refused a global model');
   await expect(page.getByTestId('refusal-message')).toHaveText(message);
+  await page.getByTestId('refusal-dismiss').click();
+  await expect(page.getByTestId('refusal-banner')).toHaveCount(0);
   // The agent stops before the page closes: calls still in flight then must not fail the test.
   await page.unrouteAll({ behavior: 'ignoreErrors' });
 });

@@ -13,13 +13,19 @@ import { RosterCard } from './training/RosterCard.dom.js';
 const RELOAD_PHASES = new Set(['joined', 'declined', 'completed', 'dropped', 'aborted', 'left']);
 
 /** "This site refused …": the coordinator sent something that failed this site's checks. */
-export function RefusalBanner({ refusal }: { refusal: { at: string; message: string } }) {
+export function RefusalBanner({
+  refusal,
+  onDismiss,
+}: {
+  refusal: { at: string; message: string };
+  onDismiss: () => void;
+}) {
   return (
     <div className="banner banner-bad" role="alert" data-testid="refusal-banner">
       <div className="banner-icon" aria-hidden="true">
         !
       </div>
-      <div>
+      <div className="banner-body">
         <strong>This site refused a global model from the coordinator.</strong>
         <div data-testid="refusal-message">{refusal.message}</div>
         <div className="small">
@@ -28,15 +34,26 @@ export function RefusalBanner({ refusal }: { refusal: { at: string; message: str
           for another model: tell your coordinator’s operator before taking part again.
         </div>
       </div>
+      <button type="button" className="secondary" onClick={onDismiss} data-testid="refusal-dismiss">
+        I have told them
+      </button>
     </div>
   );
 }
+
+const DISMISSED_KEY = 'cohort.dismissedRefusal';
 
 /** Federated training as this site sees it: the operator's switches, partners, versions and rounds. */
 export function TrainingScreen({ status, round }: { status: SiteStatus; round: RoundEvent | undefined }) {
   const [view, setView] = useState<FederationView>();
   const [error, setError] = useState<string>();
   const [saving, setSaving] = useState(false);
+  // The operator acknowledges one refusal (by its time); a later one shows again.
+  const [dismissed, setDismissed] = useState(() => localStorage.getItem(DISMISSED_KEY));
+  const dismiss = (at: string) => {
+    localStorage.setItem(DISMISSED_KEY, at);
+    setDismissed(at);
+  };
 
   const load = useCallback(
     () =>
@@ -97,7 +114,9 @@ export function TrainingScreen({ status, round }: { status: SiteStatus; round: R
 
   return (
     <div className="stack">
-      {view?.refusal && <RefusalBanner refusal={view.refusal} />}
+      {view?.refusal && view.refusal.at !== dismissed && (
+        <RefusalBanner refusal={view.refusal} onDismiss={() => dismiss(view.refusal!.at)} />
+      )}
       {error && (
         <p className="error" role="alert" data-testid="training-error">
           {error}
@@ -131,9 +150,9 @@ export function TrainingScreen({ status, round }: { status: SiteStatus; round: R
               </p>
             </section>
           ) : (
-            view.federations.map((federation) => (
-              <FederationCard key={federation.id} federation={federation} />
-            ))
+            [...view.federations]
+              .sort((a, b) => b.receivedAt.localeCompare(a.receivedAt))
+              .map((federation) => <FederationCard key={federation.id} federation={federation} />)
           )}
         </>
       )}

@@ -156,9 +156,9 @@ export function FederationCard({ federation }: { federation: Federation }) {
                     <td className="num">
                       {figures.trainExamples === null ? '–' : formatCount(figures.trainExamples)}
                     </td>
-                    <td className="num">{formatDuration(figures.trainMs)}</td>
-                    <td className="num">{formatDuration(figures.secaggClientMs)}</td>
-                    <td className="num">
+                    <td className="num nowrap">{formatDuration(figures.trainMs)}</td>
+                    <td className="num nowrap">{formatDuration(figures.secaggClientMs)}</td>
+                    <td className="num nowrap">
                       {figures.uploadBytes === null ? '–' : formatBytes(figures.uploadBytes)}
                     </td>
                     <td className="nowrap small">
