@@ -166,3 +166,26 @@ describe('connection', () => {
     expect(restarted.sessions.connectedIds()).toEqual([back.site!.id]);
   });
 });
+
+describe('roster', () => {
+  it('a connected site learns of sites enrolled after it, without reconnecting', async () => {
+    const coordinator = await makeCoordinator();
+    track(await start(coordinator));
+    const first = track(await openSite());
+    await first.enroll(await invite(coordinator.dataDir, 'First Clinic'));
+    await waitForConnection(first, 'connected');
+    expect((await first.status()).roster).toEqual([]);
+    const announced = new Promise<string[]>((resolve) =>
+      first.on('event', (event) => {
+        if (event.type === 'status' && event.status.roster.length > 0)
+          resolve(event.status.roster.map((s) => s.name));
+      }),
+    );
+    const second = track(await openSite());
+    await second.enroll(await invite(coordinator.dataDir, 'Second Clinic'));
+    expect(await announced).toEqual(['Second Clinic']);
+    expect((await first.requireFederation().view()).roster.pending).toEqual([
+      expect.objectContaining({ name: 'Second Clinic', keyChanged: false }),
+    ]);
+  });
+});

@@ -26,6 +26,11 @@ export const coordinatorMessageSchema = z.discriminatedUnion('type', [
     coordinatorName: z.string(),
     sites: z.array(z.object({ id: z.string(), name: z.string(), identityPublicKey: z.string() })),
   }),
+  /** The enrolled sites changed (a site enrolled or was revoked): the new list, as in the welcome. */
+  z.object({
+    type: z.literal('roster'),
+    sites: z.array(z.object({ id: z.string(), name: z.string(), identityPublicKey: z.string() })),
+  }),
 ]);
 export type CoordinatorMessage = z.infer<typeof coordinatorMessageSchema>;
 

@@ -120,6 +120,20 @@ export async function buildCoordinatorApp(
     }
   };
 
+  /** Tells every connected site the current list of enrolled sites (after an enrollment). */
+  const announceRoster = async () => {
+    try {
+      const sites = (await store.listSites()).filter((s) => !s.revokedAt);
+      const message = JSON.stringify({
+        type: 'roster',
+        sites: sites.map((s) => ({ id: s.id, name: s.name, identityPublicKey: s.identityPublicKey })),
+      } satisfies CoordinatorMessage);
+      for (const id of sessions.connectedIds()) sessions.get(id)?.socket.send(message);
+    } catch (error) {
+      console.error(`coordinator: could not announce the roster: ${(error as Error).message}`);
+    }
+  };
+
   app.get('/v1/info', async () => ({
     name: config.name,
     identityPublicKey: encodeKey(identity.publicKey),
@@ -162,6 +176,7 @@ export async function buildCoordinatorApp(
       );
     }
     const { site } = result;
+    void announceRoster();
     return {
       siteId: site.id,
       siteName: site.name,
@@ -301,7 +316,7 @@ export async function buildCoordinatorApp(
         await store.audit('site-auth-failed', site.id, { remoteAddress });
         return socket.close(CLOSE_CODES.authFailed, 'signature verification failed');
       }
-            const roster = (await store.listSites()).filter((s) => !s.revokedAt);
+      const roster = (await store.listSites()).filter((s) => !s.revokedAt);
       // The welcome goes out before the session is registered: registering lets round traffic (catch-up
       // versions, round invitations) flow, and a site accepts round frames only after its welcome.
       send({

@@ -185,11 +185,14 @@ export class CoordinatorConnection extends EventEmitter<{
           signature,
           software: this.software,
         });
-      } else if (message.type === 'welcome') {
-        this.attempt = 0;
+      } else {
+        // welcome, or a later roster change
         this.announcedRoster = new Map(message.sites.map((site) => [site.id, site.identityPublicKey]));
         this.announcedNames = new Map(message.sites.map((site) => [site.id, site.name]));
-        this.setStatus('connected', null, null);
+        if (message.type === 'welcome') {
+          this.attempt = 0;
+          this.setStatus('connected', null, null);
+        }
         this.emit('roster', message.sites);
       }
     });

@@ -42,6 +42,7 @@ import { runLocalRound, type LocalRoundResult } from './local-round.js';
 
 export const PARTICIPATION_SETTING = 'participation';
 export const APPROVED_ROSTER_SETTING = 'approved-roster';
+export const LAST_REFUSAL_SETTING = 'last-refusal';
 export const DEFAULT_PARTICIPATION: ParticipationSettings = {
   participate: false,
   window: null,
@@ -121,8 +122,13 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
       if (status.state === 'connected' || !run || run.finished) return;
       run.finished = true;
       run.controller.abort();
-      void this.closeRound(run, 'interrupted', 'lost the connection to the coordinator during the round', null).catch(
-        (error: Error) => this.report('error', `could not record the interrupted round: ${error.message}`),
+      void this.closeRound(
+        run,
+        'interrupted',
+        'lost the connection to the coordinator during the round',
+        null,
+      ).catch((error: Error) =>
+        this.report('error', `could not record the interrupted round: ${error.message}`),
       );
     });
   }
@@ -223,7 +229,11 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
       },
       federations,
       activeRound: this.activeRound ?? null,
-      refusal: this.lastRefusal,
+      refusal:
+        this.lastRefusal ??
+        ((await this.options.store.remote.getSetting(LAST_REFUSAL_SETTING)) as
+          FederationView['refusal'] | undefined) ??
+        null,
     };
   }
 
@@ -331,6 +341,8 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
 
   private refuse(message: string): void {
     this.lastRefusal = { at: new Date().toISOString(), message };
+    // Kept across restarts: an operator who was away must still see what this site refused.
+    this.options.store.remote.setSetting(LAST_REFUSAL_SETTING, this.lastRefusal).catch(() => undefined);
     this.report('error', `refused: ${message}`);
     this.emit('event', { type: 'refusal', at: this.lastRefusal.at, message });
   }
@@ -351,6 +363,20 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
     };
     this.send(message);
     this.report('info', `declined round ${open.round} of '${open.config.name}': ${reason}`);
+    const now = new Date().toISOString();
+    this.options.store.remote
+      .recordRound({
+        federationId: open.federationId,
+        round: open.round,
+        status: 'declined',
+        reason,
+        startedAt: now,
+        finishedAt: now,
+        startingVersion: open.version.version,
+        publishedVersion: null,
+        details: { mode: open.mode },
+      })
+      .catch((error: Error) => this.report('error', `could not record the declined round: ${error.message}`));
     this.emit('event', {
       type: 'round',
       federationId: open.federationId,
