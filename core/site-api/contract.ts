@@ -34,6 +34,11 @@ export type ConnectionState = z.infer<typeof connectionStateSchema>;
 const rosterEntrySchema = z.object({ id: z.string(), name: z.string(), fingerprint: z.string() });
 
 export const siteStatusSchema = z.object({
+  /**
+   * Increases with every change the agent reports. Responses and events travel on different channels
+   * and can arrive out of order; a UI keeps the status with the highest revision.
+   */
+  revision: z.number().int().min(0),
   site: z.object({ id: z.string(), name: z.string(), fingerprint: z.string() }).nullable(),
   coordinator: z
     .object({

@@ -52,6 +52,8 @@ export class SiteAgent extends EventEmitter<{ event: [SiteEvent] }> {
   /** Imports the UI started, with progress events and cancellation. */
   readonly importJobs: ImportJobs;
   private roster: SiteStatus['roster'] = [];
+  /** Counts status snapshots; taken at the same moment as the state they describe. */
+  private statusRevision = 0;
   private fingerprints = new Map<string, string>();
   private readonly recentLogs: Extract<SiteEvent, { type: 'log' }>[] = [];
   /** The latest event of the round in flight, for a UI that opens mid-round. */
@@ -89,6 +91,12 @@ export class SiteAgent extends EventEmitter<{ event: [SiteEvent] }> {
 
   async status(): Promise<SiteStatus> {
     const { enrollment, identity } = this;
+    const siteFingerprint = identity ? await this.fingerprint(identity.publicKey) : '';
+    const coordinatorFingerprint = enrollment
+      ? await this.fingerprint(decodeKey(enrollment.coordinatorIdentityPublicKey))
+      : '';
+    // Read after the awaits: concurrent calls then report the state at the time they finish, so the
+    // last status event a UI receives is never older than the one before it.
     const connection = this.connection?.status ?? {
       state: enrollment ? ('disconnected' as const) : ('not-enrolled' as const),
       since: new Date().toISOString(),
@@ -96,20 +104,17 @@ export class SiteAgent extends EventEmitter<{ event: [SiteEvent] }> {
       nextRetryAt: null,
     };
     return {
+      revision: ++this.statusRevision,
       site:
         enrollment && identity
-          ? {
-              id: enrollment.siteId,
-              name: enrollment.siteName,
-              fingerprint: await this.fingerprint(identity.publicKey),
-            }
+          ? { id: enrollment.siteId, name: enrollment.siteName, fingerprint: siteFingerprint }
           : null,
       coordinator: enrollment
         ? {
             url: enrollment.coordinatorUrl,
             name: enrollment.coordinatorName,
             certificateFingerprint: displayCertificateFingerprint(enrollment.certificateFingerprint),
-            identityFingerprint: await this.fingerprint(decodeKey(enrollment.coordinatorIdentityPublicKey)),
+            identityFingerprint: coordinatorFingerprint,
           }
         : null,
       connection,

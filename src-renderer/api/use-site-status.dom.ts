@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import type { FederationEvent, SiteEvent, SiteStatus } from '../../core/site-api/contract.js';
 import { siteApi } from './site-api-client.dom.js';
 
@@ -20,7 +20,13 @@ export function useSiteStatus(): {
   round: RoundEvent | undefined;
   setStatus: (status: SiteStatus) => void;
 } {
-  const [status, setStatus] = useState<SiteStatus>();
+  const [status, setLatestStatus] = useState<SiteStatus>();
+  // Events and call results arrive on different channels: keep whichever snapshot is newest.
+  const setStatus = useCallback(
+    (next: SiteStatus) =>
+      setLatestStatus((current) => (current && current.revision > next.revision ? current : next)),
+    [],
+  );
   const [logs, setLogs] = useState<LogLine[]>([]);
   const [round, setRound] = useState<RoundEvent>();
   useEffect(() => {
@@ -31,6 +37,6 @@ export function useSiteStatus(): {
     });
     siteApi.invoke('status.get', undefined).then(setStatus, () => undefined);
     return unsubscribe;
-  }, []);
+  }, [setStatus]);
   return { status, logs, round, setStatus };
 }
