@@ -23,6 +23,7 @@ def main():
     B, d, h, layers, m = cfg["batch"], cfg["dim"], cfg["heads"], cfg["layers"], cfg["mlp_dim"]
     N, p2, L, K, H = cfg["patches"], cfg["patch_dim"], cfg["max_tokens"], cfg["ngram_slots"], cfg["hash_buckets"]
     P, r, alpha, A = cfg["prompt_tokens"], cfg["rank"], cfg["alpha"], cfg["answers"]
+    Q = cfg["sketch_dim"]
     dh = d // h
     S = 1 + P + N + L
     scale = alpha / r
@@ -54,7 +55,7 @@ def main():
         adapter[f"{i}.fc1.B"] = (torch.randn(r, m) * 0.01).requires_grad_()
         adapter[f"{i}.fc2.A"] = (torch.randn(m, r) / math.sqrt(m)).requires_grad_()
         adapter[f"{i}.fc2.B"] = (torch.randn(r, d) * 0.01).requires_grad_()
-    adapter["head_w"] = (torch.randn(2 * d, A) * 0.02).requires_grad_()
+    adapter["head_w"] = (torch.randn(3 * d + Q, A) * 0.02).requires_grad_()
     adapter["head_b"] = torch.zeros(A).requires_grad_()
     params = list(adapter.values())
     opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.01)
@@ -63,6 +64,7 @@ def main():
     ids = torch.randint(0, H, (B, L, K))
     tw = torch.rand(B, L, K, 1) / K
     mask = (torch.rand(B, L) > 0.5).float()
+    sketch = torch.randn(B, Q)
     targets = F.one_hot(torch.randint(0, A, (B,)), A).float() / B
 
     def lin(x, w, b, i=None, p=None):
@@ -73,7 +75,8 @@ def main():
 
     def step():
         img = patches @ base["patch_w"] + base["patch_b"] + base["img_pos"]
-        text = (base["text_embed"][ids] * tw).sum(2) + base["text_pos"]
+        words = (base["text_embed"][ids] * tw).sum(2)
+        text = words + base["text_pos"]
         x = torch.cat([base["cls"].expand(B, 1, d), adapter["prompt"].expand(B, P, d), img, text], 1)
         bias = torch.cat([torch.zeros(B, S - L), (mask - 1) * 1e4], 1).view(B, 1, 1, S)
         for i, blk in enumerate(blocks):
@@ -88,7 +91,7 @@ def main():
             x = x + lin(F.gelu(lin(mm, blk["fc1_w"], blk["fc1_b"], i, "fc1")), blk["fc2_w"], blk["fc2_b"], i, "fc2")
         xf = F.layer_norm(x, (d,), base["final_w"], base["final_b"], 1e-5)
         pool = mask / (mask.sum(1, keepdim=True) + 1e-6)
-        feat = torch.cat([xf[:, 0], (xf[:, S - L:] * pool.unsqueeze(-1)).sum(1)], 1)
+        feat = torch.cat([xf[:, 0], (xf[:, S - L:] * pool.unsqueeze(-1)).sum(1), (words * pool.unsqueeze(-1)).sum(1), sketch], 1)
         logits = feat @ adapter["head_w"] + adapter["head_b"]
         loss = -(targets * F.log_softmax(logits, -1)).sum()
         opt.zero_grad(set_to_none=True)

@@ -39,7 +39,19 @@ function torchStep(config: Record<string, number>): { step_ms: number; torch_ver
   if (!script || !existsSync(python)) return null;
   const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
   if (probe.status !== 0) return null;
-  const run = spawnSync(python, [script, JSON.stringify(config)], { encoding: 'utf8', timeout: 600_000 });
+  // The same thread count for torch's OpenMP pool and its BLAS (Debian's torch links the system BLAS).
+  const threads = String(config.threads);
+  const env = {
+    ...process.env,
+    OMP_NUM_THREADS: threads,
+    OPENBLAS_NUM_THREADS: threads,
+    MKL_NUM_THREADS: threads,
+  };
+  const run = spawnSync(python, [script, JSON.stringify(config)], {
+    encoding: 'utf8',
+    timeout: 600_000,
+    env,
+  });
   if (run.status !== 0) throw new Error(`torch reference failed: ${run.stderr.trim().split('\n').pop()}`);
   return JSON.parse(run.stdout.trim().split('\n').pop()!) as { step_ms: number; torch_version: string };
 }
@@ -57,7 +69,7 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   const batch = parseIntegerOption('bench train', values.batch, '--batch', 1, 1024) ?? 32;
-  const threads = parseIntegerOption('bench train', values.threads, '--threads', 1, 64) ?? 2;
+  const threads = parseIntegerOption('bench train', values.threads, '--threads', 1, 64) ?? 1;
   const steps = parseIntegerOption('bench train', values.steps, '--steps', 3, 10_000) ?? 30;
   const rounds = parseIntegerOption('bench train', values.rounds, '--rounds', 1, 10) ?? 2;
   const warmup = 5;
@@ -82,6 +94,7 @@ export async function run(args: string[]): Promise<number> {
     max_tokens: base.config.maxTokens,
     ngram_slots: base.config.ngramSlots,
     hash_buckets: base.config.hashBuckets,
+    sketch_dim: base.config.sketchDim,
     prompt_tokens: config.prompt.tokens,
     rank: config.lora.rank,
     alpha: config.lora.alpha,

@@ -24,6 +24,7 @@ export const BASE_CONFIG: TinyMedConfig = {
   maxTokens: 24,
   ngramSlots: 8,
   hashBuckets: 4096,
+  sketchDim: 512,
   dim: 64,
   heads: 4,
   layers: 4,

@@ -33,7 +33,7 @@ export const DEFAULT_ADAPTER_CONFIG: AdapterConfig = {
     shared: true,
     rank: 8,
     alpha: 16,
-    targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj'],
+    targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'fc1', 'fc2'],
   },
   prompt: { enabled: true, shared: true, tokens: 8 },
   head: { enabled: true, shared: true },

@@ -56,6 +56,8 @@ export interface TrainLocalOptions {
   threads?: number;
   /** 'cosine' decays to 10 % over the run after a short warm-up; 'constant' keeps lr (FL default). */
   schedule?: 'constant' | 'cosine';
+  /** Image augmentation during training (off by default; DEFAULT_AUGMENTATION is a good start). */
+  augment?: Augmentation;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
 }
@@ -108,7 +110,51 @@ export async function releaseGraphs(): Promise<void> {
 
 // ---- batches ---------------------------------------------------------------------------------------
 
-function batchFeeds(ex: EncodedExamples, rows: readonly number[], batch: number): Record<string, FeedData> {
+/**
+ * Training-time image augmentation against memorising the (few) training images: a random shift of up
+ * to `shift` pixels, multiplicative contrast jitter and additive noise (on standardised intensities),
+ * and dropping the image (all zeros) with probability `dropImage`. Never flips: sides matter.
+ */
+export interface Augmentation {
+  shift: number;
+  contrast: number;
+  noise: number;
+  dropImage: number;
+}
+
+export const DEFAULT_AUGMENTATION: Augmentation = { shift: 4, contrast: 0.2, noise: 0.1, dropImage: 0.1 };
+
+function augmentPatches(
+  src: Float32Array,
+  dst: Float32Array,
+  size: number,
+  patch: number,
+  a: Augmentation,
+  rng: Rng,
+) {
+  if (rng.chance(a.dropImage)) return dst.fill(0);
+  const dx = Math.round(rng.range(-a.shift, a.shift));
+  const dy = Math.round(rng.range(-a.shift, a.shift));
+  const gain = 1 + rng.range(-a.contrast, a.contrast);
+  const per = size / patch;
+  // Patch layout: index of pixel (x, y) = ((py·per + px)·patch + (y mod patch))·patch + (x mod patch).
+  const at = (x: number, y: number) =>
+    ((Math.floor(y / patch) * per + Math.floor(x / patch)) * patch + (y % patch)) * patch + (x % patch);
+  for (let y = 0; y < size; y++) {
+    const sy = Math.min(size - 1, Math.max(0, y - dy));
+    for (let x = 0; x < size; x++) {
+      const sx = Math.min(size - 1, Math.max(0, x - dx));
+      dst[at(x, y)] = src[at(sx, sy)]! * gain + (a.noise > 0 ? rng.normal() * a.noise : 0);
+    }
+  }
+}
+
+function batchFeeds(
+  ex: EncodedExamples,
+  rows: readonly number[],
+  batch: number,
+  augment?: { params: Augmentation; rng: Rng },
+): Record<string, FeedData> {
   const { geometry } = ex;
   const per = geometry.imageSize * geometry.imageSize;
   const LK = geometry.maxTokens * geometry.ngramSlots;
@@ -117,14 +163,27 @@ function batchFeeds(ex: EncodedExamples, rows: readonly number[], batch: number)
   const ids = new Int32Array(batch * LK);
   const w = new Float32Array(batch * LK);
   const mask = new Float32Array(batch * L);
+  const S = geometry.sketchDim;
+  const sketch = new Float32Array(batch * S);
   rows.forEach((r, i) => {
     const img = ex.imageIndex[r]!;
-    patches.set(ex.imageFeatures.subarray(img * per, (img + 1) * per), i * per);
+    const src = ex.imageFeatures.subarray(img * per, (img + 1) * per);
+    if (augment) {
+      augmentPatches(
+        src,
+        patches.subarray(i * per, (i + 1) * per),
+        geometry.imageSize,
+        geometry.patchSize,
+        augment.params,
+        augment.rng,
+      );
+    } else patches.set(src, i * per);
     ids.set(ex.tokenIds.subarray(r * LK, (r + 1) * LK), i * LK);
     w.set(ex.tokenWeights.subarray(r * LK, (r + 1) * LK), i * LK);
     mask.set(ex.textMask.subarray(r * L, (r + 1) * L), i * L);
+    sketch.set(ex.sketch.subarray(r * S, (r + 1) * S), i * S);
   });
-  return { patches, token_ids: ids, token_weights: w, text_mask: mask };
+  return { patches, token_ids: ids, token_weights: w, text_mask: mask, question_sketch: sketch };
 }
 
 function checkGeometry(cfg: TinyMedConfig, ex: EncodedExamples) {
@@ -134,7 +193,8 @@ function checkGeometry(cfg: TinyMedConfig, ex: EncodedExamples) {
     g.patchSize !== cfg.patchSize ||
     g.maxTokens !== cfg.maxTokens ||
     g.ngramSlots !== cfg.ngramSlots ||
-    g.hashBuckets !== cfg.hashBuckets
+    g.hashBuckets !== cfg.hashBuckets ||
+    g.sketchDim !== cfg.sketchDim
   ) {
     throw new Error('examples were encoded for a different model geometry');
   }
@@ -158,6 +218,7 @@ interface LoopOptions {
   seed: number;
   threads: number;
   schedule: 'constant' | 'cosine';
+  augment?: Augmentation;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
 }
@@ -188,6 +249,9 @@ async function trainLoop(o: LoopOptions): Promise<TrainStats> {
     return o.lr * (0.1 + 0.45 * (1 + Math.cos(Math.PI * t)));
   };
   const rng = new Rng(deriveSeed(o.seed, 'shuffle'));
+  const augmentation = o.augment
+    ? { params: o.augment, rng: new Rng(deriveSeed(o.seed, 'augment')) }
+    : undefined;
   const A = o.plan.numAnswers;
   let step = 0;
   let lossSum = 0;
@@ -200,7 +264,7 @@ async function trainLoop(o: LoopOptions): Promise<TrainStats> {
     for (let start = 0; start < orderRows.length; start += batch) {
       if (o.signal?.aborted) throw new TrainingCancelled();
       const rows = orderRows.slice(start, start + batch);
-      const feeds = batchFeeds(o.examples, rows, batch);
+      const feeds = batchFeeds(o.examples, rows, batch, augmentation);
       const targets = new Float32Array(batch * A);
       rows.forEach((r, i) => (targets[i * A + o.examples.labels[r]!] = 1 / rows.length));
       feeds.targets = targets;
@@ -265,6 +329,7 @@ export async function trainLocal(opts: TrainLocalOptions): Promise<{ adapter: Ad
     seed: opts.seed,
     threads: opts.threads ?? 1,
     schedule: opts.schedule ?? 'constant',
+    ...(opts.augment ? { augment: opts.augment } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
@@ -274,7 +339,16 @@ export async function trainLocal(opts: TrainLocalOptions): Promise<{ adapter: Ad
 export interface PretrainOptions extends Omit<TrainLocalOptions, 'adapter' | 'base' | 'proxMu'> {
   config: TinyMedConfig;
   weights: Weights;
+  /** Base weights kept at their initial values (see PRETRAIN_FROZEN). */
+  frozen?: readonly string[];
 }
+
+/**
+ * Base weights kept at their initialisation during pretraining by default: none. (Freezing the hashed
+ * n-gram table, so unseen words would look like seen ones, transferred worse to VQA-RAD in our runs
+ * than letting the words the synthetic corpus shares with real questions learn their meaning.)
+ */
+export const PRETRAIN_FROZEN: readonly string[] = [];
 
 /** Trains every base weight (no adapter): the base-model build. Updates `weights` in place. */
 export async function pretrainBase(opts: PretrainOptions): Promise<TrainStats> {
@@ -286,8 +360,13 @@ export async function pretrainBase(opts: PretrainOptions): Promise<TrainStats> {
   try {
     return await trainLoop({
       base,
-      plan: { adapter: null, numAnswers: opts.config.answers.length, trainBase: true },
-      params: opts.weights,
+      plan: {
+        adapter: null,
+        numAnswers: opts.config.answers.length,
+        trainBase: true,
+        frozen: opts.frozen ?? PRETRAIN_FROZEN,
+      },
+      params: new Map([...opts.weights].filter(([name]) => !(opts.frozen ?? PRETRAIN_FROZEN).includes(name))),
       examples: opts.examples,
       epochs: opts.epochs,
       batchSize: opts.batchSize,
@@ -323,8 +402,9 @@ export interface EvaluateOptions {
   threads?: number;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
-  /** Pretraining only: evaluate these (trainable-layout) base weights instead of base.weights. */
+  /** Pretraining only: feed these base weights as inputs instead of baking base.weights in. */
   weightsAsInputs?: Weights;
+  frozen?: readonly string[];
 }
 
 /** Logits for every example, [n × numAnswers]. */
@@ -335,7 +415,14 @@ export async function predict(opts: EvaluateOptions): Promise<Float32Array> {
   const trainBase = Boolean(opts.weightsAsInputs);
   const { graph, params } = await getGraph(
     opts.base,
-    { mode: 'eval', batch, adapter: opts.adapter ? opts.adapter.config : null, numAnswers, trainBase },
+    {
+      mode: 'eval',
+      batch,
+      adapter: opts.adapter ? opts.adapter.config : null,
+      numAnswers,
+      trainBase,
+      ...(opts.frozen ? { frozen: opts.frozen } : {}),
+    },
     opts.threads ?? 1,
   );
   const logits = new Float32Array(opts.examples.n * numAnswers);

@@ -4,6 +4,7 @@
  * public hash of the text itself), so nothing about a site's wording has to be shared to train.
  */
 import { stableHash32 } from '../data/split.js';
+import { Rng } from './rng.js';
 import { normalizeAnswer, type GrayImage, type VqaRecord } from '../data/types.js';
 
 export interface FeatureGeometry {
@@ -12,6 +13,8 @@ export interface FeatureGeometry {
   maxTokens: number;
   ngramSlots: number;
   hashBuckets: number;
+  /** Width of the question sketch: a fixed random projection of the question's hashed n-grams. */
+  sketchDim: number;
 }
 
 export const numPatches = (g: FeatureGeometry) => (g.imageSize / g.patchSize) ** 2;
@@ -121,6 +124,53 @@ export function tokenizeQuestion(
   return { ids, weights, mask };
 }
 
+const sketchRows = new Map<string, Float32Array>();
+
+/** The fixed pseudo-random vector of hashed n-gram `id` (generated from the id alone, never stored). */
+function sketchRow(id: number, dim: number): Float32Array {
+  const key = `${dim}:${id}`;
+  let row = sketchRows.get(key);
+  if (!row) {
+    const rng = new Rng(stableHash32(`cohort/sketch/v1:${id}`));
+    row = new Float32Array(dim);
+    for (let i = 0; i < dim; i++) row[i] = rng.normal();
+    sketchRows.set(key, row);
+  }
+  return row;
+}
+
+/**
+ * The question sketch: the mean over words of the mean of their n-grams' fixed random vectors, scaled
+ * to unit RMS. A wide (sketchDim) dense random projection of the question's bag of hashed n-grams: it
+ * keeps word identity far better than the narrow model width, and, being dense and public, learning
+ * on it reveals no word list.
+ */
+export function questionSketch(
+  ids: Int32Array,
+  weights: Float32Array,
+  mask: Float32Array,
+  geometry: FeatureGeometry,
+): Float32Array {
+  const { maxTokens: L, ngramSlots: K, sketchDim: S } = geometry;
+  const out = new Float32Array(S);
+  for (let t = 0; t < L; t++) {
+    if (!mask[t]) continue;
+    for (let k = 0; k < K; k++) {
+      const w = weights[t * K + k]!;
+      if (w === 0) continue;
+      const row = sketchRow(ids[t * K + k]!, S);
+      for (let i = 0; i < S; i++) out[i]! += w * row[i]!;
+    }
+  }
+  let sq = 0;
+  for (const v of out) sq += v * v;
+  if (sq > 0) {
+    const inv = 1 / Math.sqrt(sq / S);
+    for (let i = 0; i < S; i++) out[i]! *= inv;
+  }
+  return out;
+}
+
 /** Examples as flat typed arrays: cheap to transfer to a worker thread and to slice into batches. */
 export interface EncodedExamples {
   n: number;
@@ -131,6 +181,8 @@ export interface EncodedExamples {
   tokenIds: Int32Array;
   tokenWeights: Float32Array;
   textMask: Float32Array;
+  /** n × sketchDim */
+  sketch: Float32Array;
   /** Index into the answer set, or −1 when the answer is outside it (always counted wrong). */
   labels: Int32Array;
   closed: Uint8Array;
@@ -172,6 +224,7 @@ export function encodeExamples(
     tokenIds: new Int32Array(n * L * K),
     tokenWeights: new Float32Array(n * L * K),
     textMask: new Float32Array(n * L),
+    sketch: new Float32Array(n * geometry.sketchDim),
     labels: new Int32Array(n),
     closed: new Uint8Array(n),
   };
@@ -181,6 +234,7 @@ export function encodeExamples(
     out.tokenIds.set(tok.ids, i * L * K);
     out.tokenWeights.set(tok.weights, i * L * K);
     out.textMask.set(tok.mask, i * L);
+    out.sketch.set(questionSketch(tok.ids, tok.weights, tok.mask, geometry), i * geometry.sketchDim);
     out.labels[i] = index.get(normalizeAnswer(r.answer)) ?? -1;
     out.closed[i] = r.answerType === 'closed' ? 1 : 0;
   });
@@ -198,6 +252,7 @@ export function selectExamples(ex: EncodedExamples, rows: readonly number[]): En
     tokenIds: new Int32Array(rows.length * L * K),
     tokenWeights: new Float32Array(rows.length * L * K),
     textMask: new Float32Array(rows.length * L),
+    sketch: new Float32Array(rows.length * ex.geometry.sketchDim),
     labels: new Int32Array(rows.length),
     closed: new Uint8Array(rows.length),
   };
@@ -206,6 +261,8 @@ export function selectExamples(ex: EncodedExamples, rows: readonly number[]): En
     out.tokenIds.set(ex.tokenIds.subarray(r * L * K, (r + 1) * L * K), i * L * K);
     out.tokenWeights.set(ex.tokenWeights.subarray(r * L * K, (r + 1) * L * K), i * L * K);
     out.textMask.set(ex.textMask.subarray(r * L, (r + 1) * L), i * L);
+    const S = ex.geometry.sketchDim;
+    out.sketch.set(ex.sketch.subarray(r * S, (r + 1) * S), i * S);
     out.labels[i] = ex.labels[r]!;
     out.closed[i] = ex.closed[r]!;
   });

@@ -166,7 +166,7 @@ export function mergeLora(cfg: TinyMedConfig, weights: Weights, adapter: Adapter
 
 /**
  * A standalone ONNX inference model: inputs patches [B, N, p²], token_ids [B, L, K] (int32),
- * token_weights [B, L, K, 1], text_mask [B, L]; output logits [B, answers]. The answer list and the
+ * token_weights [B, L, K, 1], text_mask [B, L], question_sketch [B, sketchDim]; output logits [B, answers]. The answer list and the
  * preprocessing are recorded in the model's metadata_props.
  */
 export function exportMergedOnnx(
@@ -209,6 +209,7 @@ export function exportMergedOnnx(
     'cohort.preprocessing': JSON.stringify({
       image: `grayscale, resized to ${cfg.imageSize}x${cfg.imageSize} (box filter), standardised per image, split into ${numPatches(cfg)} row-major ${cfg.patchSize}x${cfg.patchSize} patches`,
       text: `lower-cased words split on non-alphanumerics (first ${cfg.maxTokens}); per word ${cfg.ngramSlots} slots of hashed n-grams (whole word + character trigrams, FNV-1a/murmur3 mod ${cfg.hashBuckets}), weight 1/count`,
+      question_sketch: `mean over words of the mean of their n-grams' fixed random vectors (rows of ${cfg.sketchDim} normals from Rng(stableHash32("cohort/sketch/v1:<id>"))), scaled to unit RMS`,
     }),
   });
 }

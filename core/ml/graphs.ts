@@ -15,8 +15,9 @@ export interface GraphPlan {
   /** The adapter structure (null = the bare base model with its own head). */
   adapter: AdapterConfig | null;
   numAnswers: number;
-  /** Pretraining: every base weight is trainable too. */
+  /** Pretraining: every base weight is trainable too, except those named in `frozen`. */
   trainBase: boolean;
+  frozen?: readonly string[];
 }
 
 export interface BuiltGraph {
@@ -26,7 +27,14 @@ export interface BuiltGraph {
 }
 
 export function planKey(plan: GraphPlan): string {
-  return JSON.stringify([plan.mode, plan.batch, plan.adapter, plan.numAnswers, plan.trainBase]);
+  return JSON.stringify([
+    plan.mode,
+    plan.batch,
+    plan.adapter,
+    plan.numAnswers,
+    plan.trainBase,
+    plan.frozen ?? [],
+  ]);
 }
 
 export function buildPlannedGraph(plan: GraphPlan, baseWeights: Weights): BuiltGraph {
@@ -36,13 +44,14 @@ export function buildPlannedGraph(plan: GraphPlan, baseWeights: Weights): BuiltG
   const targets = plan.mode === 'train' ? g.input('targets', 'float32', [batch, plan.numAnswers]) : null;
   const adapterSpecs = plan.adapter ? adapterTensorSpecs(cfg, plan.adapter, plan.numAnswers) : [];
   const adapterNames = new Map(adapterSpecs.map((s) => [s.name, s.shape]));
+  const frozen = new Set(plan.frozen ?? []);
   const params: { name: string; shape: number[] }[] = [];
   const resolved = new Map<string, Tensor>();
   const weight = (name: string, shape: Shape): Tensor => {
     const hit = resolved.get(name);
     if (hit) return hit;
     let t: Tensor;
-    if (adapterNames.has(name) || plan.trainBase) {
+    if (adapterNames.has(name) || (plan.trainBase && !frozen.has(name))) {
       t = g.input(name, 'float32', shape);
       params.push({ name, shape: [...shape] });
     } else {

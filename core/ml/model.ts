@@ -37,9 +37,13 @@ export function moduleShape(cfg: TinyMedConfig, target: LoraTarget): [number, nu
   return [cfg.dim, cfg.dim];
 }
 
-/** The head reads [final [CLS] ; masked mean of the final question-token states], both layer-normed. */
+/**
+ * The head reads [final [CLS] ; masked mean of the final question-word states ; masked mean of the input
+ * word embeddings ; question sketch (features.ts)]: the last two are direct bag-of-n-grams paths from
+ * the question to the answer, which real questions, worded unlike anything in pretraining, rely on.
+ */
 export function headInputDim(cfg: TinyMedConfig): number {
-  return 2 * cfg.dim;
+  return 3 * cfg.dim + cfg.sketchDim;
 }
 
 export function sequenceLength(cfg: TinyMedConfig, promptTokens: number): number {
@@ -119,6 +123,7 @@ export interface ForwardInputs {
   tokenIds: Tensor;
   tokenWeights: Tensor;
   textMask: Tensor;
+  sketch: Tensor;
 }
 
 /** Declares the batch inputs of a TinyMed-VQA graph. */
@@ -130,6 +135,7 @@ export function declareInputs(g: Graph, cfg: TinyMedConfig, batch: number): Forw
     tokenIds: g.input('token_ids', 'int32', [batch, L, K]),
     tokenWeights: g.input('token_weights', 'float32', [batch, L, K, 1]),
     textMask: g.input('text_mask', 'float32', [batch, L]),
+    sketch: g.input('question_sketch', 'float32', [batch, cfg.sketchDim]),
   };
 }
 
@@ -202,7 +208,8 @@ export function buildForward(g: Graph, spec: ForwardSpec, inputs: ForwardInputs)
   const count = g.add(g.reduceSum(inputs.textMask, [1], true), g.scalar(1e-6)); // [B, 1]
   const poolWeights = g.reshape(g.div(inputs.textMask, count), [B, L, 1]);
   const pooled = g.reduceSum(g.mul(wordStates, poolWeights), [1]); // [B, d]
-  const feat = g.concat([cls, pooled], 1); // [B, 2d]
+  const bag = g.reduceSum(g.mul(words, poolWeights), [1]); // [B, d]
+  const feat = g.concat([cls, pooled, bag, inputs.sketch], 1); // [B, 3d + sketchDim]
   const hd = headInputDim(cfg);
   return g.add(g.matmul(feat, W('head.weight', [hd, spec.numAnswers])), W('head.bias', [spec.numAnswers]));
 }

@@ -12,6 +12,7 @@ export function tinyConfig(overrides: Partial<TinyMedConfig> = {}): TinyMedConfi
     maxTokens: 6,
     ngramSlots: 4,
     hashBuckets: 64,
+    sketchDim: 24,
     dim: 16,
     heads: 2,
     layers: 1,

@@ -1,7 +1,7 @@
 /**
  * `cohort train`: trains an adapter on one dataset's training split (no federation), in a worker thread
- * with a progress bar, saves it (adapter.safetensors + adapter.json, plus the PEFT layout under peft/)
- * and reports validation accuracy.
+ * with a progress bar, saves it (adapter.safetensors + adapter.json, the PEFT layout under peft/, and a
+ * merged ONNX inference model merged.onnx) and reports validation accuracy.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import {
   type AdapterPart,
 } from '../../core/ml/adapter.js';
 import { encodeExamples } from '../../core/ml/features.js';
-import { exportPeft } from '../../core/ml/formats.js';
+import { exportMergedOnnx, exportPeft } from '../../core/ml/formats.js';
 import { LORA_TARGETS, type LoraTarget } from '../../core/ml/model.js';
 import { startTrainer } from '../../core/ml/trainer.node.js';
 import { formatSummary, loadBase, majorityBaseline, round, saveAdapterDir, summarize } from './common.js';
@@ -26,12 +26,12 @@ const usage = `usage: cohort train --data SOURCE --out DIR [options]
   --data SOURCE         synth:<preset>[:<records>] or vqa-rad:<dir>
   --questions FILE      (vqa-rad) questions file in trainset.json format instead of <dir>/trainset.json
   --out DIR             where to write the adapter
-  --epochs N            passes over the training split (default 15)
+  --epochs N            passes over the training split (default 6)
   --adapter PARTS       comma-separated parts: lora,prompt,head (default all three)
   --rank R --alpha A    LoRA rank and alpha (default 8 and 16)
-  --targets LIST        LoRA targets: q_proj,k_proj,v_proj,o_proj[,fc1,fc2] (default the attention projections)
+  --targets LIST        LoRA targets: q_proj,k_proj,v_proj,o_proj[,fc1,fc2] (default all six)
   --prompt-tokens N     soft prompt length (default 8)
-  --lr LR               learning rate (default 0.003)
+  --lr LR               peak learning rate, cosine-decayed (default 0.001)
   --batch N             batch size (default 32)
   --weight-decay WD     AdamW weight decay (default 0.01)
   --seed S              initialisation and shuffling seed (default 1)
@@ -66,7 +66,7 @@ export async function run(args: string[]): Promise<number> {
   }
   const source = requireOption('train', values.data, '--data');
   const out = requireOption('train', values.out, '--out');
-  const epochs = parseIntegerOption('train', values.epochs, '--epochs', 1, 1000) ?? 15;
+  const epochs = parseIntegerOption('train', values.epochs, '--epochs', 1, 1000) ?? 6;
   const batch = parseIntegerOption('train', values.batch, '--batch', 1, 4096) ?? 32;
   const seed = parseIntegerOption('train', values.seed, '--seed', 0, 2 ** 32 - 1) ?? 1;
   const dataSeed = parseIntegerOption('train', values['data-seed'], '--data-seed', 0, 2 ** 32 - 1);
@@ -79,7 +79,7 @@ export async function run(args: string[]): Promise<number> {
     if (!Number.isFinite(x) || x < 0) throw new CliError(`train: ${flag} must be a non-negative number`, 2);
     return x;
   };
-  const lr = number(values.lr, '--lr', 0.003);
+  const lr = number(values.lr, '--lr', 0.001);
   const alpha = number(values.alpha, '--alpha', 2 * rank);
   const weightDecay = number(values['weight-decay'], '--weight-decay', 0.01);
   const parts = (values.adapter ?? 'lora,prompt,head')
@@ -88,7 +88,7 @@ export async function run(args: string[]): Promise<number> {
     .filter(Boolean);
   for (const p of parts)
     if (!['lora', 'prompt', 'head'].includes(p)) throw new CliError(`train: unknown adapter part '${p}'`, 2);
-  const targets = (values.targets ?? 'q_proj,k_proj,v_proj,o_proj').split(',').map((t) => t.trim());
+  const targets = (values.targets ?? 'q_proj,k_proj,v_proj,o_proj,fc1,fc2').split(',').map((t) => t.trim());
   for (const t of targets)
     if (!(LORA_TARGETS as readonly string[]).includes(t))
       throw new CliError(`train: unknown LoRA target '${t}'`, 2);
@@ -163,6 +163,11 @@ export async function run(args: string[]): Promise<number> {
     await mkdir(join(out, 'peft'), { recursive: true });
     await writeFile(join(out, 'peft', 'adapter_config.json'), peft.config);
     await writeFile(join(out, 'peft', 'adapter_model.safetensors'), peft.weights);
+    // Base + adapter folded into one inference model (batch 1) for plain ONNX Runtime.
+    await writeFile(
+      join(out, 'merged.onnx'),
+      exportMergedOnnx(base.config, base.weights, trained, 1, base.hash),
+    );
     const result = { out, base: base.hash, ...meta, majority_baseline: baseline, ms: stats.ms };
     if (json) console.log(JSON.stringify(result));
     else {
@@ -178,7 +183,9 @@ export async function run(args: string[]): Promise<number> {
         console.log(
           `majority baseline: closed ${pct(baseline.closed_acc)} ('${baseline.closed_answer}'), open ${pct(baseline.open_acc)}, overall ${pct(baseline.overall_acc)}`,
         );
-      console.log(`adapter written to ${out} (PEFT layout in ${join(out, 'peft')})`);
+      console.log(
+        `adapter written to ${out} (PEFT layout in ${join(out, 'peft')}, merged ONNX model ${join(out, 'merged.onnx')})`,
+      );
     }
     return 0;
   } catch (error) {
