@@ -19,7 +19,9 @@ import {
 } from './crypto.js';
 import { SecAggError, refuse } from './errors.js';
 import { InThreadMaskEngine, type MaskEngine, type MaskTerm } from './mask.js';
+import type { z } from 'zod';
 import {
+  FAST_VALIDATORS,
   advertListSchema,
   aliveListSchema,
   shareBundleSchema,
@@ -429,13 +431,12 @@ export class SecAggClient {
       refuse('unexpected-message', `got ${got} while waiting for ${this.stageName}`);
   }
 
-  private validate<T>(
-    schema: { safeParse(value: unknown): { success: boolean; data?: T } },
-    value: unknown,
-  ): T {
+  private validate<T>(schema: z.ZodType<T>, value: unknown): T {
+    const fast = FAST_VALIDATORS.get(schema)?.(value);
+    if (fast !== undefined) return fast as T;
     const result = schema.safeParse(value);
     if (!result.success) refuse('malformed', 'coordinator message does not match its schema');
-    return result.data as T;
+    return result.data;
   }
 
   private abort(): void {

@@ -1,8 +1,8 @@
 import { serveInWorker } from '../util/worker-rpc.node.js';
-import { derivePairSeeds, type PairSeedJob } from './crypto.js';
-import { applyMasksInThread, type MaskTerm } from './mask.js';
+import { derivePairSeeds, verify, type PairSeedJob } from './crypto.js';
+import { applyMasksInThread, type MaskTerm, type SignatureJob } from './mask.js';
 import { opensslPrg } from './prg.node.js';
-import { combineAll } from './shares.js';
+import { combineShares, packShareSets, unpackShareSets } from './shares.js';
 
 /** A mask worker: applies the terms to its range of a shared vector (see mask-engine.node.ts). */
 export interface MaskWorker {
@@ -15,9 +15,11 @@ export interface MaskWorker {
     signs: Int8Array,
     chunkWords: number,
   ): number;
-  /** Shamir-reconstructs each set of shares. */
-  combine(sets: Uint8Array[][]): Promise<Uint8Array[]>;
+  /** Shamir-reconstructs each set of shares (`packShareSets` in, the secrets as one-share sets out). */
+  combine(packed: Uint8Array): Uint8Array;
   pairSeeds(session: Uint8Array, jobs: PairSeedJob[]): Uint8Array[][];
+  /** `verify` (libsodium Ed25519) of each job. */
+  verify(jobs: SignatureJob[]): boolean[];
 }
 
 serveInWorker<MaskWorker>(() => ({
@@ -30,10 +32,13 @@ serveInWorker<MaskWorker>(() => ({
     applyMasksInThread(opensslPrg, target, terms, start, chunkWords);
     return end - start;
   },
-  combine(sets) {
-    return combineAll(sets);
+  combine(packed) {
+    return packShareSets(unpackShareSets(packed).map((set) => [combineShares(set)]));
   },
   pairSeeds(session, jobs) {
     return derivePairSeeds(session, jobs);
+  },
+  verify(jobs) {
+    return jobs.map(({ signature, message, publicKey }) => verify(signature, message, publicKey));
   },
 }));

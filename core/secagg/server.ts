@@ -13,7 +13,7 @@ import {
   type PairSeedJob,
 } from './crypto.js';
 import { SecAggError, refuse } from './errors.js';
-import { InThreadMaskEngine, addVectors, type MaskEngine, type MaskTerm } from './mask.js';
+import { InThreadMaskEngine, addVectors, type MaskEngine, type MaskTerm, type SignatureJob } from './mask.js';
 import {
   parseClientMessage,
   type AdvertList,
@@ -95,8 +95,10 @@ export class SecAggServer {
   private sid?: Uint8Array;
   private sidText = '';
   private graph = new Map<string, string[]>();
-  /** Envelopes by recipient: recipient → (sender → ciphertext). */
-  private envelopes = new Map<string, Map<string, string>>();
+  /** Each site's neighbourhood N[u] = its neighbours and itself, as a set (checked per message). */
+  private neighbourhood = new Map<string, Set<string>>();
+  /** The envelopes each site in U2 sent: sender → [(recipient, ciphertext)]. */
+  private envelopes = new Map<string, { to: string; ciphertext: string }[]>();
   private commitments = new Map<string, Uint8Array>();
   private u2 = new Set<string>();
   private u3 = new Set<string>();
@@ -108,6 +110,8 @@ export class SecAggServer {
   private responders = new Set<string>();
   private selfMaskShares = new Map<string, Uint8Array[]>();
   private keyShares = new Map<string, Uint8Array[]>();
+  /** During `receiveAll`: the signature check already made for the message being accepted. */
+  private preverified?: SignatureJob & { ok: boolean };
 
   constructor(config: SecAggServerConfig) {
     this.roster = normaliseRoster(config.roster);
@@ -155,7 +159,89 @@ export class SecAggServer {
    */
   receive(from: string, raw: unknown): void {
     if (this.stageName === 'aborted') refuse('aborted', 'the round was aborted');
-    const message = parseClientMessage(raw);
+    this.accept(from, parseClientMessage(raw));
+  }
+
+  /**
+   * `receive` for many messages at once, in order, with the same outcome for each: the error `receive`
+   * would have thrown (or undefined when accepted), and the same state afterwards. What differs is only
+   * where the Ed25519 signatures of adverts and consistency messages are checked: all up front, spread
+   * over the engine's threads (`verifySignatures`), instead of one after another on this thread.
+   * Signature checks are pure functions of (signature, message, key); each precomputed verdict is used
+   * only if the in-order pass asks for exactly those bytes, so the result cannot depend on the batching.
+   * The caller must not call `closeStage` before the returned promise settles.
+   */
+  async receiveAll(
+    batch: readonly { from: string; message: unknown }[],
+  ): Promise<(SecAggError | undefined)[]> {
+    const parsed = batch.map(({ message }) => {
+      try {
+        return parseClientMessage(message);
+      } catch (error) {
+        return error as Error;
+      }
+    });
+    const jobs: SignatureJob[] = [];
+    const jobOf = new Map<number, number>();
+    parsed.forEach((message, i) => {
+      const job = message instanceof Error ? undefined : this.signatureJob(batch[i]!.from, message);
+      if (job) jobOf.set(i, jobs.push(job) - 1);
+    });
+    const verdicts =
+      jobs.length > 1 && this.engine.verifySignatures ? await this.engine.verifySignatures(jobs) : undefined;
+    return parsed.map((message, i) => {
+      try {
+        if (this.stageName === 'aborted') refuse('aborted', 'the round was aborted');
+        if (message instanceof Error) throw message;
+        const j = jobOf.get(i);
+        this.preverified = verdicts && j !== undefined ? { ...jobs[j]!, ok: verdicts[j]! } : undefined;
+        this.accept(batch[i]!.from, message);
+        return undefined;
+      } catch (error) {
+        if (error instanceof SecAggError) return error;
+        throw error;
+      } finally {
+        this.preverified = undefined;
+      }
+    });
+  }
+
+  /** The signature check `accept` will make for this message, if it gets that far (best effort). */
+  private signatureJob(from: string, message: ClientMessage): SignatureJob | undefined {
+    const publicKey = this.roster.get(from);
+    if (!publicKey || message.site !== from) return undefined;
+    try {
+      if (message.type === 'advertise' && this.stageName === 'advertise') {
+        const { federationId, round } = this.session;
+        const cPk = fromBase64(message.cPk);
+        const sPk = fromBase64(message.sPk);
+        const signed = advertMessage(federationId, round, message.site, cPk, sPk);
+        return { signature: fromBase64(message.signature), message: signed, publicKey };
+      }
+      if (message.type === 'consistency' && this.stageName === 'consistency') {
+        return { signature: fromBase64(message.signature), message: this.consistencyBytes!, publicKey };
+      }
+    } catch {
+      // Undecodable: the in-order pass refuses it the same way `receive` would.
+    }
+    return undefined;
+  }
+
+  /** Ed25519 verification, or the precomputed verdict when `receiveAll` checked exactly these bytes. */
+  private checkSignature(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
+    const known = this.preverified;
+    if (
+      known &&
+      equalBytes(known.signature, signature) &&
+      equalBytes(known.message, message) &&
+      equalBytes(known.publicKey, publicKey)
+    ) {
+      return known.ok;
+    }
+    return verify(signature, message, publicKey);
+  }
+
+  private accept(from: string, message: ClientMessage): void {
     if (!this.roster.has(from)) refuse('unknown-site', `${from} is not in the roster`);
     if (message.site !== from)
       refuse('unknown-site', `message from ${from} claims to be from ${message.site}`);
@@ -223,7 +309,7 @@ export class SecAggServer {
     const cPk = fromBase64(message.cPk);
     const sPk = fromBase64(message.sPk);
     if (
-      !verify(
+      !this.checkSignature(
         fromBase64(message.signature),
         advertMessage(federationId, round, message.site, cPk, sPk),
         this.roster.get(message.site)!,
@@ -243,6 +329,7 @@ export class SecAggServer {
     this.sid = sessionId(this.session, paramsTag(this.params), [...this.keys.values()]);
     this.sidText = toBase64(this.sid);
     this.graph = neighbourhoods(this.sid, [...this.keys.keys()], this.params.neighbours);
+    for (const [site, neighbours] of this.graph) this.neighbourhood.set(site, new Set([site, ...neighbours]));
     const list: AdvertList = {
       type: 'adverts',
       federationId: this.session.federationId,
@@ -259,32 +346,32 @@ export class SecAggServer {
     const u = message.site;
     if (!this.keys.has(u)) refuse('unknown-site', `${u} is not in U1`);
     if (this.u2.has(u)) refuse('duplicate-site', `second share-keys from ${u}`);
-    const neighbours = new Set(this.graph.get(u)!);
+    const neighbourhood = this.neighbourhood.get(u)!;
     const seen = new Set<string>();
     for (const { to } of message.shares) {
-      if (!neighbours.has(to)) refuse('unknown-site', `${u} sent a share to ${to}, not a neighbour`);
+      if (to === u || !neighbourhood.has(to))
+        refuse('unknown-site', `${u} sent a share to ${to}, not a neighbour`);
       if (seen.has(to)) refuse('duplicate-site', `${u} sent two shares to ${to}`);
       seen.add(to);
     }
-    if (seen.size !== neighbours.size)
-      refuse('malformed', `${u} sent ${seen.size} shares for ${neighbours.size} neighbours`);
-    for (const { to, ciphertext } of message.shares) {
-      if (!this.envelopes.has(to)) this.envelopes.set(to, new Map());
-      this.envelopes.get(to)!.set(u, ciphertext);
-    }
+    if (seen.size !== neighbourhood.size - 1)
+      refuse('malformed', `${u} sent ${seen.size} shares for ${neighbourhood.size - 1} neighbours`);
+    this.envelopes.set(u, message.shares);
     this.commitments.set(u, fromBase64(message.selfMaskCommitment));
     this.u2.add(u);
   }
 
   private closeShareKeys(): Outbound[] {
     this.requireAtLeast(this.u2.size, 'share-keys messages');
+    // Senders in sorted order, so every recipient's inbox comes out sorted by sender.
+    const inboxes = new Map<string, { from: string; ciphertext: string }[]>();
+    for (const to of this.u2) inboxes.set(to, []);
+    for (const from of [...this.u2].sort()) {
+      for (const { to, ciphertext } of this.envelopes.get(from)!) inboxes.get(to)?.push({ from, ciphertext });
+    }
     const outbound: Outbound[] = [];
     for (const to of [...this.u2].sort()) {
-      const inbox = this.envelopes.get(to) ?? new Map<string, string>();
-      const shares = [...inbox.entries()]
-        .filter(([from]) => this.u2.has(from))
-        .sort(([a], [b]) => (a < b ? -1 : 1))
-        .map(([from, ciphertext]) => ({ from, ciphertext }));
+      const shares = inboxes.get(to)!;
       outbound.push({ to, message: { type: 'shares', sessionId: this.sidText, shares } });
     }
     this.envelopes.clear();
@@ -324,7 +411,7 @@ export class SecAggServer {
     const u = message.site;
     if (!this.u3.has(u)) refuse('unknown-site', `${u} is not in U3`);
     if (this.signatures.has(u)) refuse('duplicate-site', `second consistency signature from ${u}`);
-    if (!verify(fromBase64(message.signature), this.consistencyBytes!, this.roster.get(u)!)) {
+    if (!this.checkSignature(fromBase64(message.signature), this.consistencyBytes!, this.roster.get(u)!)) {
       refuse('bad-signature', `consistency signature of ${u} does not verify`);
     }
     this.signatures.set(u, message.signature);
@@ -354,7 +441,7 @@ export class SecAggServer {
     const u = message.site;
     if (!this.u4.has(u)) refuse('unknown-site', `${u} was not asked to unmask`);
     if (this.responders.has(u)) refuse('duplicate-site', `second unmask response from ${u}`);
-    const neighbourhood = new Set([u, ...this.graph.get(u)!]);
+    const neighbourhood = this.neighbourhood.get(u)!;
     const seen = new Set<string>();
     const check = (v: string, alive: boolean) => {
       if (!neighbourhood.has(v)) refuse('unknown-site', `${u} revealed a share of ${v}, not a neighbour`);

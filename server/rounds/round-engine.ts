@@ -84,6 +84,9 @@ interface ActiveRound {
   secagg: SecAggServer | undefined;
   /** Secure-aggregation messages that arrived before the join stage closed (sites advertise as they join). */
   early: { siteId: string; frame: Record<string, unknown> }[];
+  /** Site messages not yet handed to the coordinator, and the pass that will (see `deliverToSecAgg`). */
+  secaggQueue: { from: string; message: unknown }[];
+  secaggDraining: Promise<void> | undefined;
   /** Wakes the waiting stage loop when something relevant arrived. */
   wake: () => void;
 }
@@ -185,6 +188,8 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
       plainUpdates: new Map(),
       secagg: undefined,
       early: [],
+      secaggQueue: [],
+      secaggDraining: undefined,
       wake: () => undefined,
     };
     this.active = active;
@@ -274,7 +279,7 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
         });
         active.secagg = server;
         for (const { siteId, frame } of active.early.splice(0)) {
-          if (joined.includes(siteId)) this.deliverToSecAgg(server, siteId, frame);
+          if (joined.includes(siteId)) this.deliverToSecAgg(active, server, siteId, frame);
         }
         const sum = await this.driveSecAgg(active, server, config, trainBy, timings);
         if (typeof sum === 'string') return await abort(sum);
@@ -399,6 +404,7 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
         waitingFor: server.pending(),
       });
       await this.waitFor(active, () => server.pending().every((s) => !this.reachable(active, s)), deadline);
+      await active.secaggDraining; // messages that arrived before the stage closed count
       let output;
       try {
         output = await server.closeStage();
@@ -450,7 +456,7 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
     }
     try {
       if (SECAGG_CLIENT_TYPES.has(frame.type)) {
-        if (active.secagg) this.deliverToSecAgg(active.secagg, siteId, frame);
+        if (active.secagg) this.deliverToSecAgg(active, active.secagg, siteId, frame);
         else if (active.early.length < 10 * active.participants.size) active.early.push({ siteId, frame });
       } else if (frame.type === 'round-join') {
         const join = roundJoinSchema.parse(frame);
@@ -484,11 +490,40 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
     active.wake();
   }
 
-  private deliverToSecAgg(server: SecAggServer, siteId: string, frame: Record<string, unknown>): void {
+  /**
+   * Queues a site's secure-aggregation message. The queue goes to the coordinator in one `receiveAll` on
+   * the next turn of the event loop, so a burst of adverts or consistency messages has its signatures
+   * checked in parallel on the mask engine's threads; each message gets the outcome `receive` would give.
+   */
+  private deliverToSecAgg(
+    active: ActiveRound,
+    server: SecAggServer,
+    siteId: string,
+    frame: Record<string, unknown>,
+  ): void {
+    active.secaggQueue.push({ from: siteId, message: frame });
+    active.secaggDraining ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
+      this.drainSecAgg(active, server),
+    );
+  }
+
+  private async drainSecAgg(active: ActiveRound, server: SecAggServer): Promise<void> {
     try {
-      server.receive(siteId, frame);
-    } catch (error) {
-      this.auditRejected(siteId, (error as Error).message);
+      while (active.secaggQueue.length > 0) {
+        const batch = active.secaggQueue.splice(0);
+        let errors: (Error | undefined)[];
+        try {
+          errors = await server.receiveAll(batch);
+        } catch (error) {
+          errors = batch.map(() => error as Error);
+        }
+        errors.forEach((error, i) => {
+          if (error) this.auditRejected(batch[i]!.from, error.message);
+        });
+      }
+    } finally {
+      active.secaggDraining = undefined;
+      active.wake();
     }
   }
 
