@@ -31,8 +31,8 @@ export function toBase64(bytes: Uint8Array): string {
 /**
  * The inverse, exactly as strict as libsodium's `from_base64(text, URLSAFE_NO_PADDING)` (tested on valid
  * and invalid input): only the 64 URL-safe characters, no padding, no whitespace, a length that is not
- * 1 mod 4, and zero unused bits in the last character (so every byte string has one encoding). Throws
- * `Error('invalid input')`, as libsodium.js does, on anything else.
+ * 1 mod 4, and zero unused bits in the last character (so every byte string has one encoding). Throws an
+ * Error on anything else, as libsodium.js does.
  */
 export function fromBase64(text: string): Uint8Array {
   const out = new Uint8Array(Math.floor((text.length * 6) / 8));

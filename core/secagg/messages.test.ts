@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import type { z } from 'zod';
 import {
+  FAST_VALIDATORS,
+  clientMessageSchema,
+  serverMessageSchema,
   decodeWire,
   encodeWire,
   parseClientMessage,
@@ -57,5 +61,77 @@ describe('messages', () => {
         vector: [1, 2, 3],
       }),
     ).toThrow(expect.objectContaining({ code: 'malformed' }));
+  });
+});
+
+describe('fast validation = the zod schemas', () => {
+  /** Small changes to a valid message: any of them may or may not be valid. */
+  function mutants(message: Record<string, unknown>): unknown[] {
+    const out: unknown[] = [null, [], 'x', 7, Object.assign(Object.create({ inherited: 1 }), message)];
+    const values: unknown[] = [
+      undefined, null, 0, -1, 1.5, NaN, 2 ** 53, '', 'A', 'A'.repeat(43), 'A'.repeat(44), '+'.repeat(43),
+      'site-1', 'a b', 'sité', '-x', [], [{}], {}, new Uint32Array(2), [1, 2],
+    ]; // prettier-ignore
+    for (const key of Object.keys(message)) {
+      const { [key]: _dropped, ...rest } = message;
+      out.push(rest, { ...message, [`${key}2`]: message[key] });
+      for (const value of values) out.push({ ...message, [key]: value });
+      const field = message[key];
+      if (Array.isArray(field) && field.length > 0) {
+        out.push({ ...message, [key]: [...field, field[0]] }); // one more (duplicates are the state machines' job)
+        out.push({ ...message, [key]: Array.from({ length: 300 }, () => field[0]) }); // too many for some
+        const first = field[0] as unknown;
+        for (const inner of typeof first === 'object' && first !== null
+          ? mutants(first as Record<string, unknown>)
+          : values)
+          out.push({ ...message, [key]: [inner, ...field.slice(1)] });
+      }
+    }
+    return out;
+  }
+
+  it('accepts every message of a round as zod does (same output), and never accepts more', async () => {
+    const messages: [unknown, boolean][] = [];
+    const sim = await simulateRound({
+      n: 6,
+      params: 17,
+      dropouts: { 'masked-input': [5] },
+      observe: (_site, m) => messages.push([m, true]),
+      intercept: (_to, m) => (messages.push([m, false]), m),
+    });
+    expect(sim.exact).toBe(true);
+    expect(new Set(messages.map(([m]) => (m as { type: string }).type)).size).toBe(9);
+    let checked = 0;
+    let fastRefused = 0;
+    for (const [message, fromSite] of messages) {
+      const union = fromSite ? clientMessageSchema : serverMessageSchema;
+      const own = union.options.find(
+        (schema) => schema.shape.type.value === (message as { type: string }).type,
+      )!;
+      for (const schema of [union, own] as z.ZodType[]) {
+        const fast = FAST_VALIDATORS.get(schema)!;
+        expect(fast(message)).toEqual(schema.parse(message));
+        for (const mutant of mutants(message as Record<string, unknown>)) {
+          const parsed = fast(mutant);
+          const zod = schema.safeParse(mutant);
+          if (parsed !== undefined) expect(zod.success && parsed).toEqual(zod.data);
+          else fastRefused++;
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(5000);
+    expect(fastRefused).toBeGreaterThan(checked / 2);
+  });
+
+  it('a refusal still comes from zod, with its message', () => {
+    expect(() =>
+      parseClientMessage({
+        type: 'consistency',
+        sessionId: 'A'.repeat(43),
+        site: 'a b',
+        signature: 'A'.repeat(86),
+      }),
+    ).toThrow(/site message at site/);
   });
 });

@@ -164,16 +164,14 @@ export class SecAggServer {
 
   /**
    * `receive` for many messages at once, in order, with the same outcome for each: the error `receive`
-   * would have thrown (or undefined when accepted), and the same state afterwards. What differs is only
+   * would have thrown (or undefined when accepted), and the same state afterwards. It never throws. What differs is only
    * where the Ed25519 signatures of adverts and consistency messages are checked: all up front, spread
    * over the engine's threads (`verifySignatures`), instead of one after another on this thread.
    * Signature checks are pure functions of (signature, message, key); each precomputed verdict is used
    * only if the in-order pass asks for exactly those bytes, so the result cannot depend on the batching.
    * The caller must not call `closeStage` before the returned promise settles.
    */
-  async receiveAll(
-    batch: readonly { from: string; message: unknown }[],
-  ): Promise<(SecAggError | undefined)[]> {
+  async receiveAll(batch: readonly { from: string; message: unknown }[]): Promise<(Error | undefined)[]> {
     const parsed = batch.map(({ message }) => {
       try {
         return parseClientMessage(message);
@@ -187,8 +185,14 @@ export class SecAggServer {
       const job = message instanceof Error ? undefined : this.signatureJob(batch[i]!.from, message);
       if (job) jobOf.set(i, jobs.push(job) - 1);
     });
-    const verdicts =
-      jobs.length > 1 && this.engine.verifySignatures ? await this.engine.verifySignatures(jobs) : undefined;
+    let verdicts: boolean[] | undefined;
+    if (jobs.length > 1 && this.engine.verifySignatures) {
+      try {
+        verdicts = await this.engine.verifySignatures(jobs);
+      } catch {
+        verdicts = undefined; // e.g. a worker died: every signature is then checked on this thread
+      }
+    }
     return parsed.map((message, i) => {
       try {
         if (this.stageName === 'aborted') refuse('aborted', 'the round was aborted');
@@ -198,8 +202,9 @@ export class SecAggServer {
         this.accept(batch[i]!.from, message);
         return undefined;
       } catch (error) {
-        if (error instanceof SecAggError) return error;
-        throw error;
+        // Whatever `receive` would have thrown for this message, returned: one bad message (e.g. a key
+        // that is base64 with stray bits, a plain Error) must not stop the others.
+        return error instanceof Error ? error : new Error(String(error));
       } finally {
         this.preverified = undefined;
       }
@@ -375,7 +380,9 @@ export class SecAggServer {
       outbound.push({ to, message: { type: 'shares', sessionId: this.sidText, shares } });
     }
     this.envelopes.clear();
-    this.total = this.engine.allocate(this.params.vectorLength);
+    // A plain buffer while summing (shared memory is slower to copy in and out of the SIMD adder); the
+    // engine gets its own kind of buffer at unmasking.
+    this.total = new Uint32Array(this.params.vectorLength);
     this.stageName = 'masked-input';
     return outbound;
   }
@@ -503,7 +510,10 @@ export class SecAggServer {
     jobs.forEach(({ site: v, peers }, j) => {
       peers.forEach(({ site: u }, i) => terms.push({ key: seeds[j]![i]!, sign: u < v ? -1 : 1 }));
     });
-    await this.engine.apply(this.total!, terms);
+    const sum = this.engine.allocate(this.params.vectorLength);
+    sum.set(this.total!);
+    this.total = sum;
+    await this.engine.apply(sum, terms);
     this.stageName = 'done';
     const u3 = [...this.u3].sort();
     return {
