@@ -112,7 +112,12 @@ export async function run(args: string[]): Promise<number> {
   const config = adapterConfigFor(parts as AdapterPart[]);
   config.lora = { ...config.lora, rank, alpha, targets: targets as LoraTarget[] };
   config.prompt = { ...config.prompt, tokens: promptTokens };
-  const adapter = initAdapter(base, config, answers, seed);
+  let adapter: ReturnType<typeof initAdapter>;
+  try {
+    adapter = initAdapter(base, config, answers, seed);
+  } catch (error) {
+    throw new CliError(`train: ${(error as Error).message} (add 'head' to --adapter)`, 2);
+  }
   const trainEx = encodeExamples(trainRecords, loaded.dataset.images, adapter.answers, base.config);
   const valEx = encodeExamples(valRecords, loaded.dataset.images, adapter.answers, base.config);
 
