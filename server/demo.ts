@@ -42,6 +42,7 @@ export interface DemoOptions {
   dataset: string;
   perSite: number;
   epochs: number;
+  lr: number;
   secure: boolean;
   strategy: string;
   baselines: boolean;
@@ -67,6 +68,7 @@ export async function run(_command: string, args: string[]): Promise<number> {
     'split-by': { type: 'string' },
     'per-site': { type: 'string' },
     epochs: { type: 'string' },
+    lr: { type: 'string' },
     secure: { type: 'string' },
     strategy: { type: 'string' },
     baselines: { type: 'boolean' },
@@ -76,7 +78,7 @@ export async function run(_command: string, args: string[]): Promise<number> {
   });
   if (values.help) {
     console.log(`usage: cohort demo [--sites N] [--rounds R] [--dataset synth|vqa-rad:DIR] [--split-by organ]
-                 [--per-site Q] [--epochs E] [--secure on|off] [--strategy fedavg|fedprox[:MU]|fedadam[:LR]]
+                 [--per-site Q] [--epochs E] [--lr LR] [--secure on|off] [--strategy fedavg|fedprox[:MU]|fedadam[:LR]]
                  [--baselines] [--json FILE] [--out DIR] [--keep]
 
 A coordinator and N sites (default 3) as separate processes on this machine, each with different data,
@@ -107,6 +109,7 @@ of the global model's accuracy (evaluated on the union of the sites' validation 
     dataset,
     perSite: parseIntegerOption('demo', values['per-site'], '--per-site', 20, 100_000) ?? 300,
     epochs: parseIntegerOption('demo', values.epochs, '--epochs', 1, 50) ?? 2,
+    lr: values.lr === undefined ? 1e-3 : Number(values.lr),
     secure: values.secure !== 'off',
     strategy: values.strategy ?? 'fedavg',
     baselines: values.baselines ?? false,
@@ -115,6 +118,7 @@ of the global model's accuracy (evaluated on the union of the sites' validation 
     keep: values.keep ?? false,
   };
   parseStrategy('demo', options.strategy);
+  if (!(options.lr > 0 && options.lr <= 1)) throw new CliError('demo: --lr must be a number in (0, 1]', 2);
   if (dataset !== 'synth' && values.sites !== undefined && Number(values.sites) !== ORGAN_SITES.length) {
     throw new CliError(`demo: VQA-RAD split by organ gives exactly ${ORGAN_SITES.length} sites`, 2);
   }
@@ -227,7 +231,7 @@ async function runDemo(options: DemoOptions): Promise<number> {
         rounds,
         minSites: 2,
         strategy: parseStrategy('demo', options.strategy),
-        local: { epochs: options.epochs, batchSize: 32, lr: 3e-3, weightDecay: 0.01, gradClip: 1 },
+        local: { epochs: options.epochs, batchSize: 32, lr: options.lr, weightDecay: 0.01, gradClip: 1 },
         secure: { enabled: options.secure, clipNorm: 1 },
         deadlines: { trainingMs: 20 * 60_000, stageMs: 60_000 },
       },
