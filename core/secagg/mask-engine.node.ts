@@ -117,8 +117,19 @@ export function createWorkerMaskEngine(options: WorkerMaskEngineOptions = {}): M
         return jobs.map(({ signature, message, publicKey }) => verify(signature, message, publicKey));
       const workers = start();
       const per = Math.ceil(jobs.length / workers.length);
+      // Consistency signatures all sign the same bytes: send each distinct message once per worker.
       const parts = await Promise.all(
-        workers.map((handle, i) => handle.remote.verify(jobs.slice(i * per, (i + 1) * per))),
+        workers.map((handle, i) => {
+          const slice = jobs.slice(i * per, (i + 1) * per);
+          const messages: Uint8Array[] = [];
+          const index = new Map<Uint8Array, number>();
+          const compact = slice.map(({ signature, message, publicKey }) => {
+            let m = index.get(message);
+            if (m === undefined) index.set(message, (m = messages.push(message) - 1));
+            return { signature, publicKey, message: m };
+          });
+          return handle.remote.verify(messages, compact);
+        }),
       );
       return parts.flat();
     },

@@ -1,6 +1,6 @@
 import { serveInWorker } from '../util/worker-rpc.node.js';
 import { derivePairSeeds, verify, type PairSeedJob } from './crypto.js';
-import { applyMasksInThread, type MaskTerm, type SignatureJob } from './mask.js';
+import { applyMasksInThread, type MaskTerm } from './mask.js';
 import { opensslPrg } from './prg.node.js';
 import { combineShares, packShareSets, unpackShareSets } from './shares.js';
 
@@ -18,8 +18,11 @@ export interface MaskWorker {
   /** Shamir-reconstructs each set of shares (`packShareSets` in, the secrets as one-share sets out). */
   combine(packed: Uint8Array): Uint8Array;
   pairSeeds(session: Uint8Array, jobs: PairSeedJob[]): Uint8Array[][];
-  /** `verify` (libsodium Ed25519) of each job. */
-  verify(jobs: SignatureJob[]): boolean[];
+  /** `verify` (libsodium Ed25519) of each job; a job names its message by index into `messages`. */
+  verify(
+    messages: Uint8Array[],
+    jobs: { signature: Uint8Array; publicKey: Uint8Array; message: number }[],
+  ): boolean[];
 }
 
 serveInWorker<MaskWorker>(() => ({
@@ -38,7 +41,7 @@ serveInWorker<MaskWorker>(() => ({
   pairSeeds(session, jobs) {
     return derivePairSeeds(session, jobs);
   },
-  verify(jobs) {
-    return jobs.map(({ signature, message, publicKey }) => verify(signature, message, publicKey));
+  verify(messages, jobs) {
+    return jobs.map(({ signature, message, publicKey }) => verify(signature, messages[message]!, publicKey));
   },
 }));

@@ -30,6 +30,7 @@ import {
   type SessionInfo,
 } from './params.js';
 import { libsodiumPrg } from './prg.js';
+import { WordAccumulator } from './simd.js';
 import { normaliseRoster, type Roster } from './roster.js';
 import { combineAll } from './shares.js';
 
@@ -103,6 +104,8 @@ export class SecAggServer {
   private u2 = new Set<string>();
   private u3 = new Set<string>();
   private total?: Uint32Array;
+  /** Where the masked inputs are summed when WebAssembly SIMD is available (else `total`). */
+  private accumulator?: WordAccumulator;
   private signatures = new Map<string, string>();
   /** What every site in U3 signs: computed once, checked |U3| times. */
   private consistencyBytes?: Uint8Array;
@@ -238,7 +241,7 @@ export class SecAggServer {
     if (
       known &&
       equalBytes(known.signature, signature) &&
-      equalBytes(known.message, message) &&
+      (known.message === message || equalBytes(known.message, message)) &&
       equalBytes(known.publicKey, publicKey)
     ) {
       return known.ok;
@@ -380,9 +383,10 @@ export class SecAggServer {
       outbound.push({ to, message: { type: 'shares', sessionId: this.sidText, shares } });
     }
     this.envelopes.clear();
-    // A plain buffer while summing (shared memory is slower to copy in and out of the SIMD adder); the
-    // engine gets its own kind of buffer at unmasking.
-    this.total = new Uint32Array(this.params.vectorLength);
+    // Summed in WebAssembly memory (or a plain buffer) while inputs arrive; the engine gets its own kind
+    // of buffer (shared memory, for worker threads) at unmasking.
+    this.accumulator = WordAccumulator.create(this.params.vectorLength);
+    if (!this.accumulator) this.total = new Uint32Array(this.params.vectorLength);
     this.stageName = 'masked-input';
     return outbound;
   }
@@ -400,7 +404,8 @@ export class SecAggServer {
       );
     }
     // Summed on arrival: the coordinator keeps O(vector) memory however many sites there are.
-    addVectors(this.total!, message.vector);
+    if (this.accumulator) this.accumulator.add(message.vector);
+    else addVectors(this.total!, message.vector);
     this.u3.add(u);
   }
 
@@ -511,8 +516,10 @@ export class SecAggServer {
       peers.forEach(({ site: u }, i) => terms.push({ key: seeds[j]![i]!, sign: u < v ? -1 : 1 }));
     });
     const sum = this.engine.allocate(this.params.vectorLength);
-    sum.set(this.total!);
+    if (this.accumulator) this.accumulator.read(sum);
+    else sum.set(this.total!);
     this.total = sum;
+    this.accumulator = undefined;
     await this.engine.apply(sum, terms);
     this.stageName = 'done';
     const u3 = [...this.u3].sort();

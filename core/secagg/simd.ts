@@ -161,19 +161,85 @@ export class WordAdder {
   }
 }
 
+let compiled: { api: WasmApi; module: object } | null | undefined;
+
+/** The compiled module, or undefined where WebAssembly SIMD is unavailable. */
+function compiledModule(): { api: WasmApi; module: object } | undefined {
+  if (compiled === undefined) {
+    const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+    try {
+      compiled = api?.validate(ADDSUB_MODULE) ? { api, module: new api.Module(ADDSUB_MODULE) } : null;
+    } catch {
+      compiled = null;
+    }
+  }
+  return compiled ?? undefined;
+}
+
 let adder: WordAdder | null | undefined;
 
 /** This thread's adder, or undefined where WebAssembly SIMD is unavailable. */
 export function wordAdder(): WordAdder | undefined {
   if (adder === undefined) {
-    const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+    const wasm = compiledModule();
     try {
-      adder = wasm?.validate(ADDSUB_MODULE)
-        ? new WordAdder(new wasm.Instance(new wasm.Module(ADDSUB_MODULE)))
-        : null;
+      adder = wasm ? new WordAdder(new wasm.api.Instance(wasm.module)) : null;
     } catch {
       adder = null;
     }
   }
   return adder ?? undefined;
+}
+
+/**
+ * A running sum of word vectors kept in WebAssembly memory (its own instance): `add` copies each source
+ * chunk in once and sums it in place, where `addVectors` copies the target in and out too. The
+ * coordinator sums every masked input with one.
+ */
+export class WordAccumulator {
+  private heap: Int32Array;
+  private readonly slot: number;
+
+  private constructor(
+    private readonly instance: WasmInstance,
+    readonly length: number,
+    private readonly chunkWords: number,
+  ) {
+    const memory = instance.exports.memory as WasmMemory;
+    const totalWords = Math.ceil(length / 4) * 4;
+    const bytes = (totalWords + chunkWords) * 4;
+    if (bytes > memory.buffer.byteLength) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE));
+    this.heap = new Int32Array(memory.buffer);
+    this.slot = totalWords;
+  }
+
+  /** A zeroed accumulator, or undefined without WebAssembly SIMD or the memory for `length` words. */
+  static create(length: number, chunkWords = 16384): WordAccumulator | undefined {
+    const wasm = compiledModule();
+    if (!wasm || chunkWords % 4 !== 0) return undefined;
+    try {
+      return new WordAccumulator(new wasm.api.Instance(wasm.module), length, chunkWords);
+    } catch {
+      return undefined; // e.g. more than WebAssembly's 4 GiB of memory
+    }
+  }
+
+  /** total += source (mod 2^32), element-wise. */
+  add(source: Uint32Array): void {
+    if (source.length !== this.length) throw new RangeError('length mismatch');
+    const words = new Int32Array(source.buffer, source.byteOffset, source.length);
+    const addsub = this.instance.exports.addsub as (...args: number[]) => void;
+    for (let offset = 0; offset < this.length; offset += this.chunkWords) {
+      const end = Math.min(this.length, offset + this.chunkWords);
+      this.heap.set(words.subarray(offset, end), this.slot);
+      addsub(offset * 4, this.slot * 4, 1, 0, Math.ceil((end - offset) / 4) * 16, 0);
+    }
+  }
+
+  /** Copies the total into `out`. */
+  read(out: Uint32Array): Uint32Array {
+    if (out.length !== this.length) throw new RangeError('length mismatch');
+    new Int32Array(out.buffer, out.byteOffset, out.length).set(this.heap.subarray(0, this.length));
+    return out;
+  }
 }

@@ -6,7 +6,7 @@ import { DEFAULT_CHUNK_WORDS, SIMD_GROUP, addVectors, applyMasksInThread, type M
 import { keystream, libsodiumPrg } from './prg.js';
 import { opensslPrg } from './prg.node.js';
 import { combineShares, packShareSets, unpackShareSets } from './shares.js';
-import { ADDSUB_MODULE, wordAdder } from './simd.js';
+import { ADDSUB_MODULE, WordAccumulator, wordAdder } from './simd.js';
 import { sodium } from './sodium.js';
 
 /** Σ ±PRG by the definition, one stream at a time, word by word (no fused loops, no SIMD). */
@@ -92,6 +92,28 @@ describe('WebAssembly SIMD sums (simd.ts)', () => {
       expect(shared.slice()).toEqual(expected);
     }
     expect(() => addVectors(new Uint32Array(3), new Uint32Array(4))).toThrow(RangeError);
+  });
+
+  it('WordAccumulator: a running sum in WebAssembly memory equals the sum by definition', () => {
+    for (const [length, chunk] of [
+      [1, 16],
+      [5, 16],
+      [33, 16],
+      [16384, 16384],
+      [50001, 16384],
+      [7, 4],
+    ] as const) {
+      const accumulator = WordAccumulator.create(length, chunk)!;
+      const expected = new Uint32Array(length);
+      for (let v = 0; v < 7; v++) {
+        const source = randomWords(length);
+        accumulator.add(source);
+        for (let i = 0; i < length; i++) expected[i] = (expected[i]! + source[i]!) >>> 0;
+      }
+      const out = new Uint32Array(new SharedArrayBuffer(length * 4));
+      expect(accumulator.read(out).slice()).toEqual(expected);
+      expect(() => accumulator.add(new Uint32Array(length + 1))).toThrow(RangeError);
+    }
   });
 });
 
