@@ -28,7 +28,7 @@ const usage = `usage: cohort train --data SOURCE --out DIR [options]
   --out DIR             where to write the adapter
   --epochs N            passes over the training split (default 6)
   --adapter PARTS       comma-separated parts: lora,prompt,head (default all three)
-  --rank R --alpha A    LoRA rank and alpha (default 8 and 16)
+  --rank R --alpha A    LoRA rank and alpha (default 16 and 2·rank)
   --targets LIST        LoRA targets: q_proj,k_proj,v_proj,o_proj[,fc1,fc2] (default all six)
   --prompt-tokens N     soft prompt length (default 8)
   --lr LR               peak learning rate, cosine-decayed (default 0.001)
@@ -71,7 +71,7 @@ export async function run(args: string[]): Promise<number> {
   const seed = parseIntegerOption('train', values.seed, '--seed', 0, 2 ** 32 - 1) ?? 1;
   const dataSeed = parseIntegerOption('train', values['data-seed'], '--data-seed', 0, 2 ** 32 - 1);
   const threads = parseIntegerOption('train', values.threads, '--threads', 1, 64) ?? 1;
-  const rank = parseIntegerOption('train', values.rank, '--rank', 1, 256) ?? 8;
+  const rank = parseIntegerOption('train', values.rank, '--rank', 1, 256) ?? 16;
   const promptTokens = parseIntegerOption('train', values['prompt-tokens'], '--prompt-tokens', 1, 64) ?? 8;
   const number = (v: string | undefined, flag: string, fallback: number) => {
     if (v === undefined) return fallback;

@@ -89,7 +89,7 @@ describe.skipIf(!haveBase)('cohort train / eval (SynthRad)', () => {
 describe.skipIf(!haveBase || !haveVqaRad)('cohort train / eval on VQA-RAD', () => {
   it('beats the majority-answer baseline on CLOSED questions of the by-image validation split', async () => {
     const out = join(dir, 'vqa-rad');
-    // A shortened run (4 epochs, strong weight decay) keeps the suite quick; the default run is in the report.
+    // A shortened run (4 epochs, rank 8, strong weight decay) keeps the suite quick; the default run is in the report.
     const train = await capture(trainRun, [
       '--data',
       `vqa-rad:${vqaRad}`,
@@ -99,6 +99,8 @@ describe.skipIf(!haveBase || !haveVqaRad)('cohort train / eval on VQA-RAD', () =
       '4',
       '--weight-decay',
       '1',
+      '--rank',
+      '8',
       '--json',
     ]);
     expect(train.code).toBe(0);
