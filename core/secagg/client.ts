@@ -207,7 +207,12 @@ export class SecAggClient {
         refuse('below-threshold', `${this.u1.size} adverts, threshold ${this.params.threshold}`);
       }
       this.sid = sessionId(this.session, paramsTag(this.params), [...this.u1.values()]);
-      const graph = neighbourhoods(this.sid, [...this.u1.keys()], this.params.neighbours);
+      const graph = neighbourhoods(
+        this.sid,
+        [...this.u1.keys()],
+        this.params.neighbours,
+        new Set([this.siteId]),
+      );
       this.neighbours = new Set(graph.get(this.siteId)!);
       // Complete graph: every advert. SecAgg+: the adverts of this site's neighbourhood, the only keys it
       // uses; it cannot check non-neighbours' later participation either, so its guarantees are per

@@ -108,27 +108,32 @@ const GRAPH_DOMAIN = 'cohort/secagg/graph/v1';
  * The neighbours of every site in U1. Complete graph: everyone else. SecAgg+: a k-regular Harary graph on
  * a ring whose order is a uniformly random permutation of U1 drawn from a ChaCha20 stream keyed by
  * BLAKE2b(session_id), so every party derives the same graph and nobody chooses it after session_id is
- * fixed. Each site is joined to the k/2 sites before and after it on the ring.
+ * fixed. Each site is joined to the k/2 sites before and after it on the ring. With `only`, just those
+ * sites' entries (a site needs its own; the graph is the same).
  */
 export function neighbourhoods(
   sessionId: Uint8Array,
   u1: readonly string[],
   k: number | undefined,
+  only?: ReadonlySet<string>,
 ): Map<string, string[]> {
   const sorted = [...u1].sort();
   const result = new Map<string, string[]>();
   if (k === undefined || k >= sorted.length - 1) {
-    for (const site of sorted)
+    for (const site of sorted) {
+      if (only && !only.has(site)) continue;
       result.set(
         site,
         sorted.filter((other) => other !== site),
       );
+    }
     return result;
   }
   const key = sodium.crypto_generichash(32, frame(GRAPH_DOMAIN, sessionId), null);
   const order = shuffle(sorted, key);
   const n = order.length;
   for (let p = 0; p < n; p++) {
+    if (only && !only.has(order[p]!)) continue;
     const list: string[] = [];
     for (let d = 1; d <= k / 2; d++) list.push(order[(p + d) % n]!, order[(p - d + n) % n]!);
     result.set(order[p]!, list.sort());

@@ -260,3 +260,17 @@ describe('bytes: base64 and framing in JavaScript = libsodium and TextEncoder', 
     expect([...frame('domain/v1', ...parts)]).toEqual(expected);
   });
 });
+
+describe('neighbourhoods(…, only)', () => {
+  it("gives exactly the full graph's entries for the requested sites", async () => {
+    const { neighbourhoods } = await import('./params.js');
+    const sites = Array.from({ length: 60 }, (_, i) => `site-${i}`);
+    for (const k of [undefined, 10, 58]) {
+      const sid = sodium.randombytes_buf(32);
+      const full = neighbourhoods(sid, sites, k);
+      const only = neighbourhoods(sid, sites, k, new Set(['site-7', 'site-33']));
+      expect([...only.keys()].sort()).toEqual(['site-33', 'site-7']);
+      for (const [site, list] of only) expect(list).toEqual(full.get(site));
+    }
+  });
+});
