@@ -435,14 +435,18 @@ export class SecAggServer {
     const alive = [...this.u3].sort();
     const dead = [...this.u2].filter((site) => !this.u3.has(site)).sort();
     const complete = this.params.neighbours === undefined;
-    const all = [...this.signatures.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+    const all = [...this.signatures.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([site, signature]) => ({ site, signature }));
     this.stageName = 'unmask';
     return [...this.u4].sort().map((to) => {
-      // SecAgg+: a site counts only its own neighbourhood's signatures, so send just those.
-      const wanted = complete ? undefined : new Set([to, ...this.graph.get(to)!]);
-      const signatures = all
-        .filter(([site]) => !wanted || wanted.has(site))
-        .map(([site, signature]) => ({ site, signature }));
+      // SecAgg+: a site counts only its own neighbourhood's signatures, so send just those (sorted).
+      const signatures = complete
+        ? all.map((entry) => ({ ...entry }))
+        : [...this.neighbourhood.get(to)!]
+            .filter((site) => this.signatures.has(site))
+            .sort()
+            .map((site) => ({ site, signature: this.signatures.get(site)! }));
       return { to, message: { type: 'unmask-request', sessionId: this.sidText, alive, dead, signatures } };
     });
   }
