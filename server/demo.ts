@@ -7,7 +7,8 @@ import { CliError } from '../core/cli/errors.js';
 import { freePort } from '../core/util/free-port.node.js';
 import { AdminClient } from './admin-client.js';
 import { parseStrategy } from './commands/federation.js';
-import { answersOf, readAnswerSource } from './federations.js';
+import { readAnswerSet } from '../core/data/answers.node.js';
+import { DEFAULT_ADAPTER_CONFIG } from '../core/ml/adapter.js';
 import type { RoundEvent, RoundOutcome } from './rounds/round-engine.js';
 
 const SYNTH_SITES = [
@@ -219,9 +220,7 @@ async function runDemo(options: DemoOptions): Promise<number> {
     }
 
     const admin = new AdminClient('demo', coordinatorDir);
-    const answers = answersOf(
-      await readAnswerSource(options.dataset === 'synth' ? 'synth' : options.dataset),
-    );
+    const answers = await readAnswerSet(options.dataset === 'synth' ? 'synth' : options.dataset);
     const rounds = options.rounds;
     await admin.post('/v1/admin/federations', {
       id: 'demo',
@@ -514,6 +513,29 @@ function runBaselines(
 ): NonNullable<DemoReport['baselines']> {
   const epochs = String(options.rounds * options.epochs);
   const union = sites.map((site) => `site:${site.dataDir}`).join(',');
+  // The federation's adapter, answer set and optimiser settings; only the data differs.
+  const sameAs = [
+    '--answers',
+    options.dataset === 'synth' ? 'synth' : options.dataset,
+    '--epochs',
+    epochs,
+    '--lr',
+    String(options.lr),
+    '--batch',
+    '32',
+    '--weight-decay',
+    '0.01',
+    '--rank',
+    String(DEFAULT_ADAPTER_CONFIG.lora.rank),
+    '--alpha',
+    String(DEFAULT_ADAPTER_CONFIG.lora.alpha),
+    '--targets',
+    DEFAULT_ADAPTER_CONFIG.lora.targets.join(','),
+    '--schedule',
+    'constant',
+    '--seed',
+    '7',
+  ];
   const evaluate = (modelDir: string) => {
     const result = JSON.parse(
       cohort('eval', '--model', modelDir, '--data', union, '--split', 'val', '--json'),
@@ -527,12 +549,12 @@ function runBaselines(
   const localOnly = sites.map((site, index) => {
     step(`baseline: training ${site.name} alone (${epochs} epochs)`);
     const out = join(root, 'baselines', `local-${index + 1}`);
-    cohort('train', '--data', `site:${site.dataDir}`, '--out', out, '--epochs', epochs, '--seed', '7');
+    cohort('train', '--data', `site:${site.dataDir}`, '--out', out, ...sameAs);
     return { site: site.name, ...evaluate(out) };
   });
   step(`baseline: training on all sites' data pooled (${epochs} epochs)`);
   const pooled = join(root, 'baselines', 'centralized');
-  cohort('train', '--data', union, '--out', pooled, '--epochs', epochs, '--seed', '7');
+  cohort('train', '--data', union, '--out', pooled, ...sameAs);
   return { local_only: localOnly, centralized: evaluate(pooled) };
 }
 

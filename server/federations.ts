@@ -1,41 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { SYNTHRAD_ANSWERS } from '../core/data/synthrad.js';
-import {
-  DEFAULT_ADAPTER_CONFIG,
-  flattenShared,
-  initAdapter,
-  normalizeAnswerSet,
-} from '../core/ml/adapter.js';
+import { DEFAULT_ADAPTER_CONFIG, flattenShared, initAdapter } from '../core/ml/adapter.js';
 import type { BaseModel } from '../core/ml/engine.node.js';
 import { federationConfigSchema, type FederationConfig } from '../core/protocol/federation.js';
-
-/** Where a federation's public answer set comes from. */
-export type AnswerSource = { kind: 'synth' } | { kind: 'list'; answers: string[] };
-
-/**
- * Reads an answer set: `synth` (SynthRad-VQA's template answers), a directory laid out like VQA-RAD
- * (its published `answer_all_list.json`), or a JSON file holding an array of answers.
- */
-export async function readAnswerSource(spec: string): Promise<AnswerSource> {
-  if (spec === 'synth') return { kind: 'synth' };
-  const path = spec.startsWith('vqa-rad:')
-    ? join(spec.slice('vqa-rad:'.length), 'answer_all_list.json')
-    : spec;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(await readFile(path, 'utf8'));
-  } catch (error) {
-    throw new Error(`cannot read an answer list from ${path}: ${(error as Error).message}`);
-  }
-  if (!Array.isArray(parsed) || !parsed.every((a) => typeof a === 'string'))
-    throw new Error(`${path} is not a JSON array of answers`);
-  return { kind: 'list', answers: parsed };
-}
-
-export function answersOf(source: AnswerSource): string[] {
-  return normalizeAnswerSet(source.kind === 'synth' ? SYNTHRAD_ANSWERS : source.answers);
-}
 
 /**
  * A federation config with Cohort's defaults: LoRA + soft prompt + head, all shared; FedAvg; two local

@@ -1,7 +1,8 @@
 import { defaultBaseModelDir, loadBaseModel } from '../../core/ml/base-model.node.js';
 import type { FederationConfig } from '../../core/protocol/federation.js';
 import type { RunningCoordinator } from '../../server/coordinator.js';
-import { answersOf, defaultFederationConfig, initialSharedVector } from '../../server/federations.js';
+import { readAnswerSet } from '../../core/data/answers.node.js';
+import { defaultFederationConfig, initialSharedVector } from '../../server/federations.js';
 import type { SiteAgent } from '../../src-main/agent/site-agent.js';
 import { PARTICIPATION_SETTING } from '../../src-main/federation/federation-client.js';
 import { invite, makeCoordinator, openSite, start, waitForConnection } from './federation.js';
@@ -37,7 +38,7 @@ export async function testFederationConfig(
   overrides: Partial<FederationConfig> = {},
 ): Promise<{ config: FederationConfig; initialShared: Float32Array }> {
   const base = await loadBaseModel(defaultBaseModelDir());
-  const config = defaultFederationConfig(base, 'test federation', answersOf({ kind: 'synth' }), {
+  const config = defaultFederationConfig(base, 'test federation', await readAnswerSet('synth'), {
     local: { epochs: 1, batchSize: 16, lr: 3e-3, weightDecay: 0, gradClip: 1 },
     deadlines: { trainingMs: 60_000, stageMs: 10_000 },
     ...overrides,

@@ -4,7 +4,7 @@ import { adapterConfigFor, DEFAULT_ADAPTER_CONFIG, type AdapterPart } from '../.
 import type { Strategy } from '../../core/fl/strategies.js';
 import type { FederationConfig } from '../../core/protocol/federation.js';
 import { AdminClient } from '../admin-client.js';
-import { answersOf, readAnswerSource } from '../federations.js';
+import { readAnswerSet } from '../../core/data/answers.node.js';
 import { parseDuration } from '../invite.js';
 
 const PARTS: readonly AdapterPart[] = ['lora', 'prompt', 'head'];
@@ -162,7 +162,7 @@ that stay at each site (personalisation); the others are securely aggregated.`);
   const name = values.name ?? id;
   let answers: string[];
   try {
-    answers = answersOf(await readAnswerSource(requireOption(command, values.answers, '--answers')));
+    answers = await readAnswerSet(requireOption(command, values.answers, '--answers'));
   } catch (error) {
     throw new CliError(`${command}: ${(error as Error).message}`);
   }

@@ -3,13 +3,15 @@
  * or `vqa-rad:<dir>` (a directory laid out like VQA-RAD; `--questions FILE` replaces its trainset.json).
  * Also resolves the public answer set: VQA-RAD's `answer_all_list.json`, or SynthRad's template answers.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CliError } from '../../core/cli/errors.js';
 import { generateSynthRad, SYNTHRAD_ANSWERS, SYNTHRAD_PRESETS } from '../../core/data/synthrad.js';
-import type { VqaDataset } from '../../core/data/types.js';
+import type { GrayImage, VqaDataset, VqaRecord } from '../../core/data/types.js';
+import { existsSync } from 'node:fs';
+import { readAnswerSet } from '../../core/data/answers.node.js';
+import { sitePaths } from '../agent/site-data-dir.js';
+import { SiteDataService } from '../data/site-data-service.js';
 import { loadVqaRad } from '../../core/data/vqa-rad.node.js';
-import { normalizeAnswerSet } from '../../core/ml/adapter.js';
 
 export interface LoadedSource {
   dataset: VqaDataset;
@@ -22,11 +24,40 @@ export interface LoadedSource {
 export const DEFAULT_SYNTH_RECORDS = 4000;
 export const DEFAULT_SYNTH_SEED = 7;
 
+type SourceOptions = { questions?: string; seed?: number; splitSeed?: number };
+
+/**
+ * One source, or several separated by commas (their union: records keep their own splits). Several
+ * sources share the first source's public answer set, if it has one.
+ */
 export async function loadSource(
   command: string,
   source: string,
-  options: { questions?: string; seed?: number; splitSeed?: number } = {},
+  options: SourceOptions = {},
 ): Promise<LoadedSource> {
+  const parts = source
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
+  if (parts.length <= 1) return loadOneSource(command, source, options);
+  const loaded = await Promise.all(parts.map((part) => loadOneSource(command, part, options)));
+  const images = new Map<string, GrayImage>();
+  const records: VqaRecord[] = [];
+  loaded.forEach(({ dataset }, index) => {
+    // Image keys are file names or content hashes: prefix them so two sources never collide.
+    for (const [key, image] of dataset.images) images.set(`${index}:${key}`, image);
+    for (const record of dataset.records)
+      records.push({ ...record, id: `${index}:${record.id}`, imageKey: `${index}:${record.imageKey}` });
+  });
+  const withAnswers = loaded.find((l) => l.answers);
+  return {
+    dataset: { name: parts.join(','), records, images },
+    answers: withAnswers?.answers ?? null,
+    answerSource: withAnswers?.answerSource ?? 'none',
+  };
+}
+
+async function loadOneSource(command: string, source: string, options: SourceOptions): Promise<LoadedSource> {
   const colon = source.indexOf(':');
   const kind = colon < 0 ? source : source.slice(0, colon);
   const rest = colon < 0 ? '' : source.slice(colon + 1);
@@ -62,22 +93,31 @@ export async function loadSource(
       );
     }
     if (dataset.records.length === 0) throw new CliError(`${command}: no usable questions in ${source}`);
-    const answers = await readAnswerList(join(rest, 'answer_all_list.json'));
+    const answers = existsSync(join(rest, 'answer_all_list.json'))
+      ? await readAnswerSet(`vqa-rad:${rest}`)
+      : null;
     return answers
       ? { dataset, answers, answerSource: 'answer_all_list.json' }
       : { dataset, answers: null, answerSource: 'none' };
   }
-  throw new CliError(`${command}: unknown data source '${source}' (use synth:<preset> or vqa-rad:<dir>)`, 2);
-}
-
-async function readAnswerList(file: string): Promise<string[] | null> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    return null;
+  if (kind === 'site') {
+    // A site's own store (what a hospital imported): for local baselines and checks, never shared.
+    if (!rest) throw new CliError(`${command}: site needs a data directory (site:<dir>)`, 2);
+    const database = sitePaths(rest).database;
+    if (!existsSync(database)) throw new CliError(`${command}: ${rest} has no site store (site.db)`, 2);
+    if (options.questions) throw new CliError(`${command}: --questions applies to vqa-rad sources only`, 2);
+    const data = await SiteDataService.open(database);
+    try {
+      const { records, images } = await data.loadTrainingData({});
+      if (records.length === 0)
+        throw new CliError(`${command}: the site store in ${rest} holds no questions`);
+      return { dataset: { name: source, records, images }, answers: null, answerSource: 'none' };
+    } finally {
+      await data.close();
+    }
   }
-  const json = JSON.parse(text) as unknown;
-  const list = Array.isArray(json) ? json : json && typeof json === 'object' ? Object.keys(json) : [];
-  return normalizeAnswerSet(list.map(String));
+  throw new CliError(
+    `${command}: unknown data source '${source}' (use synth:<preset>, vqa-rad:<dir> or site:<dir>)`,
+    2,
+  );
 }

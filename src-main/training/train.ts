@@ -20,10 +20,13 @@ import { LORA_TARGETS, type LoraTarget } from '../../core/ml/model.js';
 import { startTrainer } from '../../core/ml/trainer.node.js';
 import { formatSummary, loadBase, majorityBaseline, round, saveAdapterDir, summarize } from './common.js';
 import { loadSource } from './data-source.js';
+import { readAnswerSet } from '../../core/data/answers.node.js';
 
 const usage = `usage: cohort train --data SOURCE --out DIR [options]
 
-  --data SOURCE         synth:<preset>[:<records>] or vqa-rad:<dir>
+  --data SOURCE         synth:<preset>[:<records>], vqa-rad:<dir> or site:<data-dir>; several with commas
+  --answers SPEC        the public answer set: synth, vqa-rad:<dir> or a JSON list (default: the source's)
+  --schedule S          cosine (default: warm-up then decay to 10 %) or constant learning rate
   --questions FILE      (vqa-rad) questions file in trainset.json format instead of <dir>/trainset.json
   --out DIR             where to write the adapter
   --epochs N            passes over the training split (default 6)
@@ -58,6 +61,8 @@ export async function run(args: string[]): Promise<number> {
     'data-seed': { type: 'string' },
     threads: { type: 'string' },
     base: { type: 'string' },
+    answers: { type: 'string' },
+    schedule: { type: 'string' },
     json: { type: 'boolean' },
   });
   if (values.help) {
@@ -102,7 +107,17 @@ export async function run(args: string[]): Promise<number> {
   const trainRecords = loaded.dataset.records.filter((r) => r.split === 'train');
   const valRecords = loaded.dataset.records.filter((r) => r.split === 'val');
   if (trainRecords.length === 0) throw new CliError('train: the training split is empty');
+  const schedule = values.schedule ?? 'cosine';
+  if (schedule !== 'cosine' && schedule !== 'constant')
+    throw new CliError('train: --schedule must be cosine or constant', 2);
   let answers = loaded.answers;
+  if (values.answers) {
+    try {
+      answers = await readAnswerSet(values.answers);
+    } catch (error) {
+      throw new CliError(`train: ${(error as Error).message}`, 2);
+    }
+  }
   if (!answers) {
     answers = normalizeAnswerSet(trainRecords.map((r) => r.answer));
     console.error(
@@ -140,7 +155,7 @@ export async function run(args: string[]): Promise<number> {
       clipNorm: 1,
       seed,
       threads,
-      schedule: 'cosine',
+      schedule,
       signal: controller.signal,
       onProgress: (p) => bar.update(p.step, `epoch ${p.epoch + 1}/${p.epochs} loss ${p.loss.toFixed(3)}`),
     });
