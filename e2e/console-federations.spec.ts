@@ -1,38 +1,18 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { expect, request as playwrightRequest, test } from '@playwright/test';
-import { CohortProcess, cohort } from '../core/cli/cohort-process.node.js';
 import { SYNTHRAD_ANSWERS } from '../core/data/synthrad.js';
 import type { AdminFederationList } from '../core/protocol/admin.js';
-import { cleanupTempDirs, freePort, tempDir } from './support/temp.js';
+import { initCoordinator, startCoordinator, stopProcesses } from './support/processes.js';
 
-const running: CohortProcess[] = [];
-test.afterEach(async () => {
-  await Promise.all(running.splice(0).map((process) => process.stop()));
-  cleanupTempDirs();
-});
+test.afterEach(stopProcesses);
 
 test('the console lists federations with their rounds and streams a run of rounds', async ({ browser }) => {
-  const port = await freePort();
-  const dataDir = join(tempDir(), 'coordinator');
-  cohort(
-    'server',
-    'init',
-    '--data-dir',
-    dataDir,
-    '--name',
-    'Console consortium',
-    '--public-url',
-    `https://127.0.0.1:${port}`,
-  );
-  const server = new CohortProcess(['server', 'start', '--data-dir', dataDir]);
-  running.push(server);
-  await server.waitForEvent((e) => e.event === 'listening', 'coordinator listening');
-  const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
+  const coordinator = await initCoordinator('Console consortium');
+  await startCoordinator(coordinator);
+  const token = coordinator.adminToken;
 
   // Created through the admin API, as an operator's script would.
   const api = await playwrightRequest.newContext({
-    baseURL: `https://127.0.0.1:${port}`,
+    baseURL: coordinator.url,
     ignoreHTTPSErrors: true,
     extraHTTPHeaders: { authorization: `Bearer ${token}` },
   });
@@ -51,7 +31,7 @@ test('the console lists federations with their rounds and streams a run of round
 
   const context = await browser.newContext({ ignoreHTTPSErrors: true });
   const page = await context.newPage();
-  await page.goto(`https://127.0.0.1:${port}/console/`);
+  await page.goto(`${coordinator.url}/console/`);
   await page.getByTestId('admin-token').fill(token);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByText('0 of 0 connected')).toBeVisible();

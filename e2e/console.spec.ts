@@ -1,43 +1,26 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
-import { CohortProcess, cohort } from '../core/cli/cohort-process.node.js';
-import { cleanupTempDirs, freePort, tempDir } from './support/temp.js';
+import { cohort } from '../core/cli/cohort-process.node.js';
+import { initCoordinator, startCoordinator, startProcess, stopProcesses } from './support/processes.js';
+import { tempDir } from './support/temp.js';
 
-const running: CohortProcess[] = [];
-test.afterEach(async () => {
-  await Promise.all(running.splice(0).map((process) => process.stop()));
-  cleanupTempDirs();
-});
+test.afterEach(stopProcesses);
 
 test('the coordinator console signs in with the admin token, lists sites live and creates invitations', async ({
   browser,
 }) => {
-  const port = await freePort();
-  const dataDir = join(tempDir(), 'coordinator');
-  cohort(
-    'server',
-    'init',
-    '--data-dir',
-    dataDir,
-    '--name',
-    'Console consortium',
-    '--public-url',
-    `https://127.0.0.1:${port}`,
-  );
-  const server = new CohortProcess(['server', 'start', '--data-dir', dataDir]);
-  running.push(server);
-  await server.waitForEvent((e) => e.event === 'listening', 'coordinator listening');
+  const coordinator = await initCoordinator('Console consortium');
+  await startCoordinator(coordinator);
 
   // The coordinator's certificate is self-signed and pinned by sites; the browser here is told to accept it.
   const context = await browser.newContext({ ignoreHTTPSErrors: true });
   const page = await context.newPage();
-  await page.goto(`https://127.0.0.1:${port}/console/`);
+  await page.goto(`${coordinator.url}/console/`);
   await page.getByTestId('admin-token').fill('wrong-token');
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByText('needs the coordinator admin token')).toBeVisible();
 
-  await page.getByTestId('admin-token').fill(readFileSync(join(dataDir, 'admin.token'), 'utf8'));
+  await page.getByTestId('admin-token').fill(coordinator.adminToken);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByText('0 of 0 connected')).toBeVisible();
 
@@ -48,8 +31,7 @@ test('the coordinator console signs in with the admin token, lists sites live an
 
   const siteDir = join(tempDir(), 'site');
   cohort('site', 'enroll', '--data-dir', siteDir, link);
-  const site = new CohortProcess(['site', 'serve', '--data-dir', siteDir]);
-  running.push(site);
+  startProcess('site', 'serve', '--data-dir', siteDir);
   await expect(page.getByText('1 of 1 connected')).toBeVisible();
   await expect(page.getByRole('row', { name: /Console Clinic/ })).toContainText('Connected');
   await context.close();

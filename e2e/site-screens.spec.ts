@@ -1,20 +1,17 @@
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
-import { CohortProcess, cohort } from '../core/cli/cohort-process.node.js';
+import { cohort } from '../core/cli/cohort-process.node.js';
 import type { FederationView } from '../core/site-api/contract.js';
-import { cleanupTempDirs, freePort, tempDir } from './support/temp.js';
+import {
+  initCoordinator,
+  inviteLink,
+  startCoordinator,
+  startProcess,
+  stopProcesses,
+} from './support/processes.js';
+import { tempDir } from './support/temp.js';
 
-const running: CohortProcess[] = [];
-const startProcess = (...args: string[]) => {
-  const process = new CohortProcess(args);
-  running.push(process);
-  return process;
-};
-
-test.afterEach(async () => {
-  await Promise.all(running.splice(0).map((process) => process.stop()));
-  cleanupTempDirs();
-});
+test.afterEach(stopProcesses);
 
 async function serveSite(siteDir: string) {
   const site = startProcess('site', 'serve', '--data-dir', siteDir);
@@ -122,23 +119,9 @@ test('the training screen keeps the participate switch, the audit page lists wha
   page,
   request,
 }) => {
-  const port = await freePort();
-  const coordinatorDir = join(tempDir(), 'coordinator');
-  cohort(
-    'server',
-    'init',
-    '--data-dir',
-    coordinatorDir,
-    '--name',
-    'Audit consortium',
-    '--public-url',
-    `https://127.0.0.1:${port}`,
-  );
-  const { link } = JSON.parse(
-    cohort('server', 'invite', '--data-dir', coordinatorDir, '--site', 'Harbour Hospital', '--json'),
-  ) as { link: string };
-  const server = startProcess('server', 'start', '--data-dir', coordinatorDir);
-  await server.waitForEvent((e) => e.event === 'listening', 'coordinator listening');
+  const coordinator = await initCoordinator('Audit consortium');
+  const link = inviteLink(coordinator, 'Harbour Hospital');
+  await startCoordinator(coordinator);
   const siteDir = join(tempDir(), 'site');
   cohort('site', 'enroll', '--data-dir', siteDir, link);
   const site = await serveSite(siteDir);

@@ -1,43 +1,25 @@
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
-import { CohortProcess, cohort } from '../core/cli/cohort-process.node.js';
-import { cleanupTempDirs, freePort, tempDir } from './support/temp.js';
+import { cohort } from '../core/cli/cohort-process.node.js';
+import {
+  initCoordinator,
+  inviteLink,
+  startCoordinator,
+  startProcess,
+  stopProcesses,
+} from './support/processes.js';
+import { tempDir } from './support/temp.js';
 
-const running: CohortProcess[] = [];
-const startProcess = (...args: string[]) => {
-  const process = new CohortProcess(args);
-  running.push(process);
-  return process;
-};
-
-test.afterEach(async () => {
-  await Promise.all(running.splice(0).map((process) => process.stop()));
-  cleanupTempDirs();
-});
+test.afterEach(stopProcesses);
 
 async function coordinatorWithInvitation(siteName: string) {
-  const port = await freePort();
-  const dataDir = join(tempDir(), 'coordinator');
-  cohort(
-    'server',
-    'init',
-    '--data-dir',
-    dataDir,
-    '--name',
-    'Test consortium',
-    '--public-url',
-    `https://127.0.0.1:${port}`,
-  );
-  const { link } = JSON.parse(
-    cohort('server', 'invite', '--data-dir', dataDir, '--site', siteName, '--json'),
-  ) as { link: string };
-  return { dataDir, port, link };
+  const coordinator = await initCoordinator();
+  return { ...coordinator, link: inviteLink(coordinator, siteName) };
 }
 
 test('the site UI shows the connection going up and down with the coordinator', async ({ page }) => {
   const coordinator = await coordinatorWithInvitation('General Hospital');
-  let server = startProcess('server', 'start', '--data-dir', coordinator.dataDir);
-  await server.waitForEvent((e) => e.event === 'listening', 'coordinator listening');
+  let server = await startCoordinator(coordinator);
   const siteDir = join(tempDir(), 'site');
   cohort('site', 'enroll', '--data-dir', siteDir, coordinator.link);
   const site = startProcess('site', 'serve', '--data-dir', siteDir, '--reconnect-max-ms', '1000');
@@ -62,8 +44,7 @@ test('the site UI shows the connection going up and down with the coordinator', 
 
 test('a site can enroll from the UI by pasting the link, and a bad link is explained', async ({ page }) => {
   const coordinator = await coordinatorWithInvitation('Riverside Clinic');
-  const server = startProcess('server', 'start', '--data-dir', coordinator.dataDir);
-  await server.waitForEvent((e) => e.event === 'listening', 'coordinator listening');
+  await startCoordinator(coordinator);
   const site = startProcess('site', 'serve', '--data-dir', join(tempDir(), 'site'));
   const ready = await site.waitForEvent((e) => e.event === 'ready', 'site agent ready');
 

@@ -13,24 +13,13 @@ import { fileURLToPath } from 'node:url';
 import type { BaseModel } from './engine.node.js';
 import { baseWeightShapes, type TinyMedConfig, type Weights } from './model.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
+import { canonicalJson } from '../util/canonical-json.js';
 
 export const BASE_MODEL_FILES = {
   config: 'config.json',
   weights: 'model.safetensors',
   hash: 'SHA256',
 } as const;
-
-/** JSON with object keys sorted at every level: one byte string per value. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
 
 export function encodeBaseModel(
   config: TinyMedConfig,

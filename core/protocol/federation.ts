@@ -3,6 +3,7 @@ import { adapterConfigSchema } from '../ml/adapter.js';
 import { strategySchema } from '../fl/strategies.js';
 import { domainMessage, getSodium, toHex } from '../crypto/sodium.js';
 import { signDomain, verifyDomain } from '../crypto/identity.js';
+import { canonicalJson } from '../util/canonical-json.js';
 
 /**
  * A federation: which base model, which answer set, which adapter parts are trained and which of them
@@ -49,18 +50,6 @@ export const federationConfigSchema = z.object({
     .max(2 ** 31 - 1),
 });
 export type FederationConfig = z.infer<typeof federationConfigSchema>;
-
-/** JSON with sorted keys and no spaces: equal values always give equal bytes (for hashing and signing). */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
 
 export async function sha256Hex(bytes: Uint8Array | string): Promise<string> {
   const sodium = await getSodium();
