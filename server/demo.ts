@@ -7,6 +7,7 @@ import { CliError } from '../core/cli/errors.js';
 import { freePort } from '../core/util/free-port.node.js';
 import { AdminClient } from './admin-client.js';
 import { parseStrategy } from './commands/federation.js';
+import { DEFAULT_CLIP_NORM } from './federations.js';
 import { readAnswerSet } from '../core/data/answers.node.js';
 import { DEFAULT_ADAPTER_CONFIG } from '../core/ml/adapter.js';
 import type { RoundEvent, RoundOutcome } from './rounds/round-engine.js';
@@ -44,6 +45,7 @@ export interface DemoOptions {
   perSite: number;
   epochs: number;
   lr: number;
+  clip: number;
   secure: boolean;
   strategy: string;
   baselines: boolean;
@@ -70,6 +72,7 @@ export async function run(_command: string, args: string[]): Promise<number> {
     'per-site': { type: 'string' },
     epochs: { type: 'string' },
     lr: { type: 'string' },
+    clip: { type: 'string' },
     secure: { type: 'string' },
     strategy: { type: 'string' },
     baselines: { type: 'boolean' },
@@ -79,7 +82,7 @@ export async function run(_command: string, args: string[]): Promise<number> {
   });
   if (values.help) {
     console.log(`usage: cohort demo [--sites N] [--rounds R] [--dataset synth|vqa-rad:DIR] [--split-by organ]
-                 [--per-site Q] [--epochs E] [--lr LR] [--secure on|off] [--strategy fedavg|fedprox[:MU]|fedadam[:LR]]
+                 [--per-site Q] [--epochs E] [--lr LR] [--clip C] [--secure on|off] [--strategy fedavg|fedprox[:MU]|fedadam[:LR]]
                  [--baselines] [--json FILE] [--out DIR] [--keep]
 
 A coordinator and N sites (default 3) as separate processes on this machine, each with different data,
@@ -111,6 +114,7 @@ of the global model's accuracy (evaluated on the union of the sites' validation 
     perSite: parseIntegerOption('demo', values['per-site'], '--per-site', 20, 100_000) ?? 300,
     epochs: parseIntegerOption('demo', values.epochs, '--epochs', 1, 50) ?? 2,
     lr: values.lr === undefined ? 1e-3 : Number(values.lr),
+    clip: values.clip === undefined ? DEFAULT_CLIP_NORM : Number(values.clip),
     secure: values.secure !== 'off',
     strategy: values.strategy ?? 'fedavg',
     baselines: values.baselines ?? false,
@@ -120,6 +124,7 @@ of the global model's accuracy (evaluated on the union of the sites' validation 
   };
   parseStrategy('demo', options.strategy);
   if (!(options.lr > 0 && options.lr <= 1)) throw new CliError('demo: --lr must be a number in (0, 1]', 2);
+  if (!(options.clip > 0)) throw new CliError('demo: --clip must be a positive number', 2);
   if (dataset !== 'synth' && values.sites !== undefined && Number(values.sites) !== ORGAN_SITES.length) {
     throw new CliError(`demo: VQA-RAD split by organ gives exactly ${ORGAN_SITES.length} sites`, 2);
   }
@@ -231,7 +236,7 @@ async function runDemo(options: DemoOptions): Promise<number> {
         minSites: 2,
         strategy: parseStrategy('demo', options.strategy),
         local: { epochs: options.epochs, batchSize: 32, lr: options.lr, weightDecay: 0.01, gradClip: 1 },
-        secure: { enabled: options.secure, clipNorm: 1 },
+        secure: { enabled: options.secure, clipNorm: options.clip },
         deadlines: { trainingMs: 20 * 60_000, stageMs: 60_000 },
       },
     });
@@ -414,6 +419,8 @@ interface DemoReport {
     /** The version the round started from: `global` evaluates it on the union of validation splits. */
     starting_version: number | null;
     ms: { total: number; train_max: number | null; secagg: number | null };
+    /** The largest L2 norm of a site's update this round, to compare with the clipping bound. */
+    update_norm_max: number | null;
     upload_bytes_per_site: number | null;
     global: GlobalFigures | null;
   }[];
@@ -477,6 +484,7 @@ function buildReport(
       dropped: outcome.dropped.length,
       starting_version: outcome.metrics?.startingVersion ?? null,
       ms: { total: outcome.timings.totalMs, train_max: trainMax, secagg },
+      update_norm_max: reports.length ? Math.max(...reports.map((r) => number(r, 'updateNorm'))) : null,
       upload_bytes_per_site: reports.length
         ? Math.round(reports.reduce((sum, r) => sum + number(r, 'uploadBytes'), 0) / reports.length)
         : null,

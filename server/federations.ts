@@ -3,6 +3,13 @@ import type { BaseModel } from '../core/ml/engine.node.js';
 import { federationConfigSchema, type FederationConfig } from '../core/protocol/federation.js';
 
 /**
+ * The L2 bound on each site's update. Without differential-privacy noise, clipping only bounds the
+ * encoding range: it must sit above the norms local training really produces, or it throttles learning
+ * (measured: see the round details `updateNorm` a site records).
+ */
+export const DEFAULT_CLIP_NORM = 20;
+
+/**
  * A federation config with Cohort's defaults: LoRA + soft prompt + head, all shared; FedAvg; two local
  * epochs; secure aggregation on with the default threshold; generous deadlines for desktop hardware.
  */
@@ -21,7 +28,7 @@ export function defaultFederationConfig(
     local: { epochs: 2, batchSize: 32, lr: 3e-3, weightDecay: 0.01, gradClip: 1 },
     rounds: 5,
     minSites: 2,
-    secure: { enabled: true, clipNorm: 1 },
+    secure: { enabled: true, clipNorm: DEFAULT_CLIP_NORM },
     deadlines: { trainingMs: 30 * 60_000, stageMs: 60_000 },
     seed: 7,
     ...overrides,

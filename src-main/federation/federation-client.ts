@@ -675,6 +675,9 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
         : null,
       trainMs: local ? Math.round(local.trainMs) : null,
       evaluateMs: local ? Math.round(local.evaluateMs) : null,
+      // How far local training moved the shared tensors, against the federation's clipping bound.
+      updateNorm: local ? l2Norm(local.contribution.delta) : null,
+      clipNorm: open.config.secure.clipNorm,
       secaggClientMs: Math.round(run.secaggMs),
       uploadBytes: run.uploadBytes,
       mode: open.mode,
@@ -707,4 +710,10 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
   private report(level: 'info' | 'warn' | 'error', message: string): void {
     this.emit('event', { type: 'log', level, message });
   }
+}
+
+function l2Norm(values: Float32Array): number {
+  let squares = 0;
+  for (const value of values) squares += value * value;
+  return Math.sqrt(squares);
 }
