@@ -15,11 +15,13 @@ const areas = {
 const usage = `usage: cohort <command> [options]
 
 commands:
-  server init|start|invite|status   run the coordinator
-  site enroll|serve|import|data|synth   run a hospital site agent
+  server init|start|invite|status|federation|rounds|export
+                                    run the coordinator: sites, federations, rounds, exports
+  site enroll|serve|import|data|synth|participate|audit
+                                    run a hospital site: enrollment, data, participation, audit log
   train, eval                       train or evaluate an adapter on one dataset (no federation)
-  demo                              a coordinator and three sites on this machine
-  bench <name>                      benchmarks (secagg, train, import)
+  demo                              a coordinator and three sites train together on this machine
+  bench secagg|train|import         benchmarks (printed figures, --json FILE)
 
 Run 'cohort <command> --help' for a command's options.`;
 
