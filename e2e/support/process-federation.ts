@@ -24,6 +24,10 @@ export class ProcessFederation {
   admin!: AdminClient;
   private dataDir = '';
 
+  get coordinatorDataDir(): string {
+    return this.dataDir;
+  }
+
   static async start(siteCount: number, questionsPerSite = 40): Promise<ProcessFederation> {
     const federation = new ProcessFederation();
     const port = await freePort();
