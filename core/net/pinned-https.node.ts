@@ -185,8 +185,15 @@ export function streamJsonLines(
             if (line && status === 200) onLine(JSON.parse(line));
           }
         });
-                // The server may die mid-stream: a reset stream must fail the call, not leave it hanging.
-        const broken = () => reject(describeConnectionError(Object.assign(new Error('reset'), { code: 'ECONNRESET' }), url, options.pin));
+        // The server may die mid-stream: a reset stream must fail the call, not leave it hanging.
+        const broken = () =>
+          reject(
+            describeConnectionError(
+              Object.assign(new Error('reset'), { code: 'ECONNRESET' }),
+              url,
+              options.pin,
+            ),
+          );
         res.on('error', broken);
         res.on('aborted', broken);
         res.on('close', () => {
