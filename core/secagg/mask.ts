@@ -1,7 +1,7 @@
 import type { PairSeedJob } from './crypto.js';
 import type { PrgFactory, KeystreamReader } from './prg.js';
 import { WORDS_PER_BLOCK } from './prg.js';
-import { wordAdder, type WordAdder } from './simd.js';
+import { SIMD_SOURCES, wordAdder, type WordAdder } from './simd.js';
 
 /** One keystream to add (+1) or subtract (−1), modulo 2^32, into a vector. */
 export interface MaskTerm {
@@ -57,7 +57,7 @@ export const DEFAULT_CHUNK_WORDS = 16384;
  * Streams summed per pass of the SIMD adder: keystream chunks are copied into its memory and summed into
  * the target chunk 8 at a time (9 × 64 KiB of scratch per thread, which stays in L2).
  */
-export const SIMD_GROUP = 8;
+export const SIMD_GROUP = SIMD_SOURCES;
 
 // Fused adds: one pass over the target per group of up to four streams. Every operand is an int32 and
 // the sum of five of them is exact in a double, so `| 0` reduces it modulo 2^32 correctly.

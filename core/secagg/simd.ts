@@ -92,6 +92,47 @@ export const ADDSUB_MODULE = new Uint8Array([
   ...section(10, [1, ...leb(body.length), ...body]),
 ]); // prettier-ignore
 
+/**
+ * Straight-line variants for one slot size: `f{p}_{m}(bytes)` sums p plus and m minus sources (p + m ≤
+ * SIMD_SOURCES) into the target at address 0, sources at (q + 1)·stride, with the offsets as immediates
+ * and no loop over sources: for each 16 bytes, 1 + p + m loads, p + m adds or subtracts and a store. Built
+ * when a slot size is first used, on the adder's memory (imported). Same results as `addsub` (tested).
+ */
+export const SIMD_SOURCES = 8;
+function specialisedModule(strideBytes: number): Uint8Array {
+  const load = (offset: number) => [0xfd, 0x00, 4, ...leb(offset)];
+  const store = [0xfd, 0x0b, 4, 0];
+  const bodies: number[][] = [];
+  const exports: number[] = [];
+  for (let plus = 0; plus <= SIMD_SOURCES; plus++) {
+    for (let minus = 0; plus + minus <= SIMD_SOURCES; minus++) {
+      if (plus + minus === 0) continue;
+      const sources: number[] = [];
+      for (let q = 0; q < plus + minus; q++)
+        sources.push(...get(1), ...load((q + 1) * strideBytes), ...(q < plus ? I32X4_ADD : I32X4_SUB));
+      bodies.push([
+        1, 1, I32, // one i32 local: i (param 0 is bytes)
+        ...BLOCK, ...LOOP,
+        ...get(1), ...get(0), I32_GE_U, BR_IF, 1,
+        ...get(1), ...get(1), ...load(0), ...sources, ...store,
+        ...get(1), I32_CONST, 16, I32_ADD, ...set(1),
+        BR, 0,
+        END, END,
+        END,
+      ]); // prettier-ignore
+      exports.push(...name(`f${plus}_${minus}`), 0, bodies.length - 1);
+    }
+  }
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, [1, 0x60, 1, I32, 0]), // type: (i32) → ()
+    ...section(2, [1, ...name('e'), ...name('m'), 2, 0, 1]), // import the adder's memory
+    ...section(3, [bodies.length, ...bodies.map(() => 0)]),
+    ...section(7, [bodies.length, ...exports]),
+    ...section(10, [bodies.length, ...bodies.flatMap((body) => [...leb(body.length), ...body])]),
+  ]); // prettier-ignore
+}
+
 const PAGE = 65536;
 
 // The few WebAssembly APIs used here (the project's TypeScript libs do not declare the global).
@@ -105,7 +146,7 @@ interface WasmInstance {
 interface WasmApi {
   validate(bytes: Uint8Array): boolean;
   Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => WasmInstance;
+  Instance: new (module: object, imports?: Record<string, Record<string, unknown>>) => WasmInstance;
 }
 
 /**
@@ -119,8 +160,13 @@ export class WordAdder {
   private heap: Int32Array;
   private slotWords = 0;
   private slotCount = 0;
+  /** The straight-line variants for the current slot size, by p · (SIMD_SOURCES + 1) + m. */
+  private special: ((bytes: number) => void)[] = [];
 
-  constructor(instance: WasmInstance) {
+  constructor(
+    instance: WasmInstance,
+    private readonly api?: WasmApi,
+  ) {
     this.memory = instance.exports.memory as WasmMemory;
     this.addsub = instance.exports.addsub as WordAdder['addsub'];
     this.heap = new Int32Array(this.memory.buffer);
@@ -130,12 +176,26 @@ export class WordAdder {
   reserve(words: number, slots: number): void {
     if (words % 4 !== 0) throw new RangeError('slot words must be a multiple of 4');
     if (words <= this.slotWords && slots <= this.slotCount) return;
+    const stride = this.slotWords;
     this.slotWords = Math.max(words, this.slotWords);
     this.slotCount = Math.max(slots, this.slotCount);
     const bytes = this.slotWords * 4 * (this.slotCount + 1);
     const have = this.memory.buffer.byteLength;
     if (bytes > have) this.memory.grow(Math.ceil((bytes - have) / PAGE));
     this.heap = new Int32Array(this.memory.buffer);
+    if (this.api && this.slotWords !== stride) {
+      this.special = [];
+      try {
+        const module = new this.api.Module(specialisedModule(this.slotWords * 4));
+        const { exports } = new this.api.Instance(module, { e: { m: this.memory } });
+        for (let p = 0; p <= SIMD_SOURCES; p++)
+          for (let m = 0; p + m <= SIMD_SOURCES; m++)
+            if (p + m > 0)
+              this.special[p * (SIMD_SOURCES + 1) + m] = exports[`f${p}_${m}`] as (b: number) => void;
+      } catch {
+        this.special = []; // the general loop does the same
+      }
+    }
   }
 
   /** The target slot (valid until the next `reserve`). */
@@ -156,6 +216,8 @@ export class WordAdder {
   run(kPlus: number, kMinus: number, words: number): void {
     if (kPlus + kMinus > this.slotCount || words > this.slotWords) throw new RangeError('not reserved');
     const bytes = Math.ceil(words / 4) * 16;
+    const special = this.special[kPlus * (SIMD_SOURCES + 1) + kMinus];
+    if (special) return special(bytes);
     const slotBytes = this.slotWords * 4;
     this.addsub(0, slotBytes, kPlus, kMinus, bytes, slotBytes);
   }
@@ -183,7 +245,7 @@ export function wordAdder(): WordAdder | undefined {
   if (adder === undefined) {
     const wasm = compiledModule();
     try {
-      adder = wasm ? new WordAdder(new wasm.api.Instance(wasm.module)) : null;
+      adder = wasm ? new WordAdder(new wasm.api.Instance(wasm.module), wasm.api) : null;
     } catch {
       adder = null;
     }

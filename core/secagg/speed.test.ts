@@ -6,8 +6,13 @@ import { DEFAULT_CHUNK_WORDS, SIMD_GROUP, addVectors, applyMasksInThread, type M
 import { keystream, libsodiumPrg } from './prg.js';
 import { opensslPrg } from './prg.node.js';
 import { combineShares, packShareSets, unpackShareSets } from './shares.js';
-import { ADDSUB_MODULE, WordAccumulator, wordAdder } from './simd.js';
+import { ADDSUB_MODULE, WordAccumulator, WordAdder, wordAdder } from './simd.js';
 import { sodium } from './sodium.js';
+
+interface WasmForTests {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => ConstructorParameters<typeof WordAdder>[0];
+}
 
 /** Σ ±PRG by the definition, one stream at a time, word by word (no fused loops, no SIMD). */
 function reference(target: Uint32Array, terms: readonly MaskTerm[], startWord = 0): Uint32Array {
@@ -64,6 +69,29 @@ describe('WebAssembly SIMD sums (simd.ts)', () => {
     const expected = reference(shared, terms, 160);
     applyMasksInThread(opensslPrg, shared, terms, 160, 64, true);
     expect(shared.slice()).toEqual(expected);
+  });
+
+  it('the general loop (used where the straight-line variants cannot be built) sums the same', () => {
+    const wasm = (globalThis as unknown as { WebAssembly: WasmForTests }).WebAssembly;
+    const general = new WordAdder(new wasm.Instance(new wasm.Module(ADDSUB_MODULE)));
+    const special = wordAdder()!;
+    for (const adder of [general, special]) {
+      adder.reserve(64, SIMD_GROUP);
+      for (let plus = 0; plus <= SIMD_GROUP; plus++) {
+        for (let minus = 0; plus + minus <= SIMD_GROUP; minus++) {
+          const words = 1 + sodium.randombytes_uniform(64);
+          const target = randomWords(words);
+          const sources = Array.from({ length: plus + minus }, () => randomWords(words));
+          adder.target.set(target);
+          sources.forEach((source, q) => adder.source(q).set(source));
+          adder.run(plus, minus, words);
+          const expected = target.map((value, i) =>
+            sources.reduce((sum, source, q) => (q < plus ? sum + source[i]! : sum - source[i]!) >>> 0, value),
+          );
+          expect(new Uint32Array(adder.target.slice(0, words).buffer)).toEqual(expected);
+        }
+      }
+    }
   });
 
   it('a wrong sum would be caught: the reference sees a single flipped bit', () => {
