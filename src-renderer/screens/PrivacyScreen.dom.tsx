@@ -64,7 +64,8 @@ export function PrivacyScreen() {
         <p>What this site does send, to the coordinator only, is:</p>
         <ul className="check-list">
           <li>
-            model updates hidden by secure-aggregation masks, which only cancel out in the sum over sites;
+            model updates and evaluation counts, hidden by secure-aggregation masks that only cancel out in
+            the sum over sites;
           </li>
           <li>
             fresh public keys for each round, and key shares encrypted so only one partner site can read each;

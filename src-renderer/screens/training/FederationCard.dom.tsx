@@ -13,7 +13,7 @@ import { localRoundFigures } from '../../round-phase.dom.js';
 type Federation = FederationView['federations'][number];
 
 const PART_NAMES: Record<string, string> = {
-  lora: 'LoRA on attention',
+  lora: 'LoRA (attention and MLP)',
   prompt: 'Soft prompt',
   head: 'Answer head',
 };
