@@ -62,6 +62,8 @@ export interface AdminRoundMetrics {
   overallAcc: number | null;
   valLoss: number | null;
   trainLoss: number | null;
+  /** An evaluation round: the version was measured, not trained; no version was published. */
+  evaluationOnly?: boolean;
 }
 
 export interface AdminRoundTimings {

@@ -126,7 +126,8 @@ function RoundsTable({ rounds, siteName }: { rounds: AdminRound[]; siteName: (id
                 </td>
                 <td className="nowrap">
                   v{round.baseVersion}
-                  {round.state === 'completed' && ` → v${round.baseVersion + 1}`}
+                  {round.state === 'completed' &&
+                    (round.metrics?.evaluationOnly ? ' (evaluation)' : ` → v${round.baseVersion + 1}`)}
                 </td>
                 <td>
                   {round.included.length}/{round.participants.length}
@@ -281,7 +282,7 @@ function FederationDetail({
         const o = e.outcome;
         const line =
           o.status === 'completed'
-            ? `Round ${o.round} completed: v${o.metrics?.startingVersion ?? '?'} → v${o.version?.version ?? '?'}, ${o.included.length}/${o.participants.length} sites, overall accuracy of the starting version ${pct(o.metrics?.overallAcc)}, ${seconds(o.timings.totalMs)}`
+            ? `Round ${o.round} completed: v${o.metrics?.startingVersion ?? '?'} ${o.version ? `→ v${o.version.version}` : '(evaluation)'}, ${o.included.length}/${o.participants.length} sites, overall accuracy of the starting version ${pct(o.metrics?.overallAcc)}, ${seconds(o.timings.totalMs)}`
             : `Round ${o.round} aborted: ${o.reason ?? 'no reason given'}`;
         setRun(
           (current) => current && { ...current, finished: current.finished + 1, log: [...current.log, line] },
