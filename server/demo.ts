@@ -304,6 +304,7 @@ async function runDemo(options: DemoOptions): Promise<number> {
       );
       console.log('Press Ctrl-C to stop.');
       await interruption;
+      console.log('\nStopping the coordinator and the sites…');
     }
     return trainingRounds.every((o) => o.status === 'completed') ? 0 : 1;
   } catch (error) {

@@ -35,11 +35,22 @@ export class ProcessFederation {
     cohort('server', 'init', '--data-dir', federation.dataDir, '--public-url', `https://127.0.0.1:${port}`);
     await federation.startCoordinator();
     federation.admin = new AdminClient('test', federation.dataDir);
+    try {
+      await federation.addSites(siteCount, questionsPerSite);
+    } catch (error) {
+      // Leave no process behind when setting up fails half-way.
+      await federation.stop();
+      throw error;
+    }
+    return federation;
+  }
+
+  private async addSites(siteCount: number, questionsPerSite: number): Promise<void> {
     for (let i = 0; i < siteCount; i++) {
       const name = `Site ${i + 1}`;
       const dataDir = join(tempDir('cohort-pf-site-'), 'data');
       const { link } = JSON.parse(
-        cohort('server', 'invite', '--data-dir', federation.dataDir, '--site', name, '--json'),
+        cohort('server', 'invite', '--data-dir', this.dataDir, '--site', name, '--json'),
       ) as { link: string };
       cohort('site', 'enroll', '--data-dir', dataDir, link);
       cohort(
@@ -56,10 +67,9 @@ export class ProcessFederation {
       );
       cohort('site', 'participate', '--data-dir', dataDir, 'on', '--auto-accept-roster', 'on');
       const site: ProcessSite = { name, dataDir, process: undefined as unknown as CohortProcess };
-      federation.sites.push(site);
-      await federation.startSite(site);
+      this.sites.push(site);
+      await this.startSite(site);
     }
-    return federation;
   }
 
   async startCoordinator(): Promise<void> {
@@ -137,6 +147,6 @@ export class ProcessFederation {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([...this.sites.map((site) => site.process.stop()), this.coordinator.stop()]);
+    await Promise.all([...this.sites.map((site) => site.process?.stop()), this.coordinator?.stop()]);
   }
 }
