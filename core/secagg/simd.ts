@@ -82,14 +82,33 @@ const body = [
   END,
 ]; // prettier-ignore
 
+/**
+ * accumulate(t, s, bytes): for i in 0, 16, …, bytes − 16: v128.store(t + i, i32x4.add(v128.load(t + i),
+ * v128.load(s + i))) — one source, no loop over sources (the coordinator's running total).
+ */
+const accumulateBody = [
+  1, 1, I32, // local 3: i
+  ...BLOCK, ...LOOP,
+  ...get(3), ...get(2), I32_GE_U, BR_IF, 1,
+  ...get(0), ...get(3), I32_ADD,
+  ...get(0), ...get(3), I32_ADD, ...V128_LOAD,
+  ...get(1), ...get(3), I32_ADD, ...V128_LOAD,
+  ...I32X4_ADD, ...V128_STORE,
+  ...get(3), I32_CONST, 16, I32_ADD, ...set(3),
+  BR, 0,
+  END, END,
+  END,
+]; // prettier-ignore
+
 /** The module's bytes (exported for tests). */
 export const ADDSUB_MODULE = new Uint8Array([
   0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-  ...section(1, [1, 0x60, 6, I32, I32, I32, I32, I32, I32, 0]), // type: (i32 × 6) → ()
-  ...section(3, [1, 0]), // one function of type 0
+  // types: (i32 × 6) → () and (i32 × 3) → ()
+  ...section(1, [2, 0x60, 6, I32, I32, I32, I32, I32, I32, 0, 0x60, 3, I32, I32, I32, 0]),
+  ...section(3, [2, 0, 1]), // addsub: type 0, accumulate: type 1
   ...section(5, [1, 0, 1]), // memory: 1 page to start, grown on demand
-  ...section(7, [2, ...name('memory'), 2, 0, ...name('addsub'), 0, 0]),
-  ...section(10, [1, ...leb(body.length), ...body]),
+  ...section(7, [3, ...name('memory'), 2, 0, ...name('addsub'), 0, 0, ...name('accumulate'), 0, 1]),
+  ...section(10, [2, ...leb(body.length), ...body, ...leb(accumulateBody.length), ...accumulateBody]),
 ]); // prettier-ignore
 
 /**
@@ -290,11 +309,11 @@ export class WordAccumulator {
   add(source: Uint32Array): void {
     if (source.length !== this.length) throw new RangeError('length mismatch');
     const words = new Int32Array(source.buffer, source.byteOffset, source.length);
-    const addsub = this.instance.exports.addsub as (...args: number[]) => void;
+    const accumulate = this.instance.exports.accumulate as (t: number, s: number, bytes: number) => void;
     for (let offset = 0; offset < this.length; offset += this.chunkWords) {
       const end = Math.min(this.length, offset + this.chunkWords);
       this.heap.set(words.subarray(offset, end), this.slot);
-      addsub(offset * 4, this.slot * 4, 1, 0, Math.ceil((end - offset) / 4) * 16, 0);
+      accumulate(offset * 4, this.slot * 4, Math.ceil((end - offset) / 4) * 16);
     }
   }
 
