@@ -66,7 +66,8 @@ describe('federated rounds over the network', () => {
   it('gives the same global model with secure aggregation on and off, up to the quantization bound', async () => {
     const federation = await federationOf(3);
     running.push(federation);
-    await createFederation(federation.server, 'fed-secure');
+    // The same clipping bound on both sides: only the aggregation differs.
+    await createFederation(federation.server, 'fed-secure', { secure: { enabled: true, clipNorm: 1 } });
     const config = await createFederation(federation.server, 'fed-plain', {
       secure: { enabled: false, clipNorm: 1 },
     });
