@@ -1,7 +1,10 @@
+import { basename, resolve } from 'node:path';
 import { splitForImage } from '../../core/data/split.js';
+import { DataInputError, parseJsonText } from '../../core/data/text.js';
 import type { AnswerType, Split } from '../../core/data/types.js';
 import { throwIfCancelled, type ImportContext } from './context.js';
 import { decodeImageFiles } from './image-files.js';
+import { readTextFile } from './read-text.js';
 import type { ItemError, PreparedImage, PreparedImport, PreparedQuestion, RecordedFormat } from './types.js';
 
 /** A question whose image is a file named by the dataset (VQA-RAD, SLAKE, CSV/JSONL image paths). */
@@ -182,4 +185,83 @@ export function assembleQuestions(
     }
   }
   return { questions: prepared, failed };
+}
+
+/** A question as the public dataset parsers (VQA-RAD, SLAKE) return it. */
+export interface PublicDatasetQuestion {
+  qid: string;
+  imageName: string;
+  question: string;
+  answer: string;
+  answerType: AnswerType;
+  organ?: string;
+  modality?: string;
+}
+
+export interface QuestionFileParse {
+  questions: PublicDatasetQuestion[];
+  errors: ItemError[];
+  skipped?: Record<string, number>;
+}
+
+/**
+ * Reads a public dataset's question files (VQA-RAD's trainset.json, SLAKE's train.json …) with one
+ * parser: per-item errors labelled by file when there are several, question ids unique across files,
+ * an optional organ filter (counted as skipped), read progress per file.
+ */
+export async function readQuestionFiles(
+  root: string,
+  files: readonly string[],
+  organs: ReadonlySet<string> | undefined,
+  parse: (json: unknown) => QuestionFileParse,
+  context: ImportContext,
+): Promise<{ questions: NamedQuestion[]; errors: ItemError[]; skipped: Record<string, number> }> {
+  context.onProgress({ phase: 'read', done: 0, total: files.length });
+  const questions: NamedQuestion[] = [];
+  const errors: ItemError[] = [];
+  const skipped: Record<string, number> = {};
+  const seen = new Set<string>();
+  for (const [index, file] of files.entries()) {
+    const label = basename(file);
+    const json = parseJsonText(await readTextFile(resolve(root, file), label), label);
+    let parsed: QuestionFileParse;
+    try {
+      parsed = parse(json);
+    } catch (error) {
+      throw new DataInputError(`${label}: ${(error as Error).message}`);
+    }
+    const prefix = files.length > 1 ? `${label} ` : '';
+    for (const e of parsed.errors) errors.push({ ...e, item: `${prefix}${e.item}` });
+    for (const [reason, n] of Object.entries(parsed.skipped ?? {}))
+      skipped[reason] = (skipped[reason] ?? 0) + n;
+    for (const q of parsed.questions) {
+      const item = `${prefix}qid ${q.qid}`;
+      if (seen.has(q.qid)) {
+        errors.push({ item, message: 'duplicate question id (already in an earlier file)' });
+        continue;
+      }
+      seen.add(q.qid);
+      if (organs && !organs.has(q.organ ?? '')) {
+        skipped['organ not selected'] = (skipped['organ not selected'] ?? 0) + 1;
+        continue;
+      }
+      questions.push({
+        imageName: q.imageName,
+        sourceId: q.qid,
+        question: q.question,
+        answer: q.answer,
+        answerType: q.answerType,
+        ...(q.organ ? { organ: q.organ } : {}),
+        ...(q.modality ? { modality: q.modality } : {}),
+        item,
+      });
+    }
+    context.onProgress({ phase: 'read', done: index + 1, total: files.length });
+  }
+  return { questions, errors, skipped };
+}
+
+/** The organ filter of an import, normalised, or undefined when every organ is wanted. */
+export function organFilter(organs: readonly string[] | undefined): Set<string> | undefined {
+  return organs?.length ? new Set(organs.map((o) => o.trim().toUpperCase())) : undefined;
 }

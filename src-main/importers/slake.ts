@@ -1,12 +1,11 @@
 import { stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseSlakeQuestions } from '../../core/data/slake.js';
-import { DataInputError, parseJsonText } from '../../core/data/text.js';
+import { DataInputError } from '../../core/data/text.js';
 import type { ImportContext } from './context.js';
-import { prepareNamedDataset, type NamedQuestion } from './named-dataset.js';
+import { organFilter, prepareNamedDataset, readQuestionFiles } from './named-dataset.js';
 import { pathResolver } from './paths.js';
-import { readTextFile } from './read-text.js';
-import type { ImportOptions, ItemError, PreparedImport } from './types.js';
+import type { ImportOptions, PreparedImport } from './types.js';
 import type { SplitOptions } from './vqa-rad.js';
 
 /**
@@ -33,50 +32,14 @@ export async function prepareSlake(
     : isFile
       ? [basename(target)]
       : ['train.json'];
-  const organs = options.organs?.length
-    ? new Set(options.organs.map((o) => o.trim().toUpperCase()))
-    : undefined;
-  context.onProgress({ phase: 'read', done: 0, total: files.length });
-  const questions: NamedQuestion[] = [];
-  const errors: ItemError[] = [];
-  const skipped: Record<string, number> = {};
-  const seen = new Set<string>();
-  for (const [index, file] of files.entries()) {
-    const label = basename(file);
-    const json = parseJsonText(await readTextFile(resolve(root, file), label), label);
-    let parsed: ReturnType<typeof parseSlakeQuestions>;
-    try {
-      parsed = parseSlakeQuestions(json);
-    } catch (error) {
-      throw new DataInputError(`${label}: ${(error as Error).message}`);
-    }
-    const prefix = files.length > 1 ? `${label} ` : '';
-    for (const e of parsed.errors) errors.push({ ...e, item: `${prefix}${e.item}` });
-    for (const [reason, n] of Object.entries(parsed.skipped)) skipped[reason] = (skipped[reason] ?? 0) + n;
-    for (const q of parsed.questions) {
-      const item = `${prefix}qid ${q.qid}`;
-      if (seen.has(q.qid)) {
-        errors.push({ item, message: 'duplicate question id (already in an earlier file)' });
-        continue;
-      }
-      seen.add(q.qid);
-      if (organs && !organs.has(q.organ ?? '')) {
-        skipped['organ not selected'] = (skipped['organ not selected'] ?? 0) + 1;
-        continue;
-      }
-      questions.push({
-        imageName: q.imageName,
-        sourceId: q.qid,
-        question: q.question,
-        answer: q.answer,
-        answerType: q.answerType,
-        ...(q.organ ? { organ: q.organ } : {}),
-        ...(q.modality ? { modality: q.modality } : {}),
-        item,
-      });
-    }
-    context.onProgress({ phase: 'read', done: index + 1, total: files.length });
-  }
+  const organs = organFilter(options.organs);
+  const { questions, errors, skipped } = await readQuestionFiles(
+    root,
+    files,
+    organs,
+    parseSlakeQuestions,
+    context,
+  );
   return prepareNamedDataset(
     {
       format: 'slake',
