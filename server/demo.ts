@@ -144,14 +144,26 @@ of the global model's accuracy (evaluated on the union of the sites' validation 
 async function runDemo(options: DemoOptions): Promise<number> {
   const root = mkdtempSync(join(tmpdir(), 'cohort-demo-'));
   const processes: CohortProcess[] = [];
+  let stopping: Promise<void> | undefined;
+  const shutDown = () =>
+    (stopping ??= (async () => {
+      await Promise.all(processes.map((p) => p.stop()));
+      rmSync(root, { recursive: true, force: true });
+    })());
+  // Ctrl-C: while the demo waits for it (--keep), it ends the wait; at any other moment it stops every
+  // process and removes the temporary data at once, so nothing is left running behind.
   let interrupted = false;
-  const interruption = new Promise<void>((resolveInterrupt) =>
-    process.once('SIGINT', () => {
-      interrupted = true;
-      resolveInterrupt();
-    }),
-  );
-  process.once('SIGTERM', () => process.emit('SIGINT'));
+  let waitingForCtrlC = false;
+  let endWait = () => {};
+  const interruption = new Promise<void>((resolveWait) => (endWait = resolveWait));
+  const onSignal = () => {
+    interrupted = true;
+    if (waitingForCtrlC) return endWait();
+    console.error('\nInterrupted: stopping the coordinator and the sites…');
+    void shutDown().then(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const began = Date.now();
   try {
     const port = await freePort();
@@ -313,6 +325,7 @@ async function runDemo(options: DemoOptions): Promise<number> {
         `Coordinator console: https://127.0.0.1:${port}/console/ (admin token in ${join(coordinatorDir, 'admin.token')})`,
       );
       console.log('Press Ctrl-C to stop.');
+      waitingForCtrlC = true;
       await interruption;
       console.log('\nStopping the coordinator and the sites…');
     }
@@ -321,8 +334,9 @@ async function runDemo(options: DemoOptions): Promise<number> {
     if (interrupted) return 130;
     throw error;
   } finally {
-    await Promise.all(processes.map((p) => p.stop()));
-    rmSync(root, { recursive: true, force: true });
+    await shutDown();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
 
