@@ -1,5 +1,5 @@
-import { readdir, stat } from 'node:fs/promises';
-import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { basename, extname, join, relative, resolve, sep } from 'node:path';
 import { IDENTIFYING_TAGS, formatTag, parseDicomImage, type DicomImage } from '../../core/data/dicom.node.js';
 import { decodeForStore } from '../../core/data/image.node.js';
 import { sniffFormat } from '../../core/data/sniff.js';
@@ -8,8 +8,7 @@ import { DataInputError } from '../../core/data/text.js';
 import { forEachBounded, throwIfCancelled, type ImportContext } from './context.js';
 import { fileErrorMessage, sha256, toHex } from './image-files.js';
 import { assembleQuestions, type NamedQuestion } from './named-dataset.js';
-import { pathResolver } from './paths.js';
-import { readFile } from 'node:fs/promises';
+import { locateInput, pathResolver } from './paths.js';
 import { storedSource } from './stored-source.js';
 import { readQuestionTable } from './tabular.js';
 import type { DroppedTag, ImportOptions, ItemError, PreparedImage, PreparedImport } from './types.js';
@@ -56,14 +55,7 @@ export async function prepareDicom(
   split: SplitOptions,
   context: ImportContext,
 ): Promise<PreparedImport> {
-  const target = resolve(path);
-  let isFile: boolean;
-  try {
-    isFile = (await stat(target)).isFile();
-  } catch {
-    throw new DataInputError(`${path} not found`);
-  }
-  const root = isFile ? dirname(target) : target;
+  const { target, isFile, root } = await locateInput(path);
   context.onProgress({ phase: 'read', done: 0, total: 1 });
   const files = isFile ? [target] : await walk(root);
   const candidates = files.filter((f) => basename(f).toUpperCase() !== 'DICOMDIR');

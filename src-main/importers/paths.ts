@@ -1,5 +1,6 @@
-import { realpath } from 'node:fs/promises';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { realpath, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { DataInputError } from '../../core/data/text.js';
 
 export class UnsafePathError extends Error {
   constructor(message: string) {
@@ -39,4 +40,19 @@ export function pathResolver(root: string): (name: string) => Promise<string> {
     if (escapes(base, real)) throw new UnsafePathError('symbolic link points outside the dataset folder');
     return real;
   };
+}
+
+/**
+ * Where an import points: `path` resolved, whether it is one file, and the folder that holds the dataset
+ * (the file's folder, or the path itself). A missing path is the operator's input error.
+ */
+export async function locateInput(path: string): Promise<{ target: string; isFile: boolean; root: string }> {
+  const target = resolve(path);
+  let isFile: boolean;
+  try {
+    isFile = (await stat(target)).isFile();
+  } catch {
+    throw new DataInputError(`${path} not found`);
+  }
+  return { target, isFile, root: isFile ? dirname(target) : target };
 }

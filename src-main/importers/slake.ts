@@ -1,10 +1,8 @@
-import { stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, join } from 'node:path';
 import { parseSlakeQuestions } from '../../core/data/slake.js';
-import { DataInputError } from '../../core/data/text.js';
 import type { ImportContext } from './context.js';
 import { organFilter, prepareNamedDataset, readQuestionFiles } from './named-dataset.js';
-import { pathResolver } from './paths.js';
+import { locateInput, pathResolver } from './paths.js';
 import type { ImportOptions, PreparedImport } from './types.js';
 import type { SplitOptions } from './vqa-rad.js';
 
@@ -19,14 +17,7 @@ export async function prepareSlake(
   split: SplitOptions,
   context: ImportContext,
 ): Promise<PreparedImport> {
-  const target = resolve(path);
-  let isFile: boolean;
-  try {
-    isFile = (await stat(target)).isFile();
-  } catch {
-    throw new DataInputError(`${path} not found`);
-  }
-  const root = isFile ? dirname(target) : target;
+  const { target, isFile, root } = await locateInput(path);
   const files = options.questionsFiles?.length
     ? options.questionsFiles
     : isFile
