@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { parseCommandArgs, requireOption } from '../../core/cli/args.node.js';
 import { CliError } from '../../core/cli/errors.js';
 import { sitePaths } from '../agent/site-data-dir.js';
-import { SiteDataService, type DataCounts } from '../data/site-data-service.js';
+import type { DataCounts } from '../data/site-data-service.js';
+import { openSiteData } from './site-store.js';
 
 const COMMAND = 'site data';
 
@@ -22,12 +23,7 @@ Counts the site's stored images and questions by split, answer type, organ and m
   if (!existsSync(paths.database)) {
     throw new CliError(`${COMMAND}: no site store in ${dataDir} (import data with 'cohort site import')`, 2);
   }
-  let service: Awaited<ReturnType<typeof SiteDataService.open>>;
-  try {
-    service = await SiteDataService.open(paths.database);
-  } catch (error) {
-    throw new CliError(`${COMMAND}: cannot open the site store: ${(error as Error).message}`);
-  }
+  const service = await openSiteData(COMMAND, paths.database);
   try {
     const counts = await service.counts();
     console.log(values.json ? JSON.stringify(counts) : formatCounts(counts));

@@ -3,9 +3,8 @@ import { parseCommandArgs, parseIntegerOption, requireOption } from '../../core/
 import { CliError } from '../../core/cli/errors.js';
 import type { ColumnMapping } from '../../core/data/tabular.js';
 import { ensureSiteDataDir } from '../agent/site-data-dir.js';
-import { SiteDataService } from '../data/site-data-service.js';
 import { IMPORT_FORMATS, type ImportFormat, type ImportOptions } from '../importers/types.js';
-import { formatImportSummary, importProgressPrinter } from './import-output.js';
+import { runImportJob } from './site-store.js';
 
 const COMMAND = 'site import';
 
@@ -133,21 +132,7 @@ export async function run(args: string[]): Promise<number> {
 
   const json = Boolean(values.json);
   const paths = ensureSiteDataDir(dataDir);
-  let service: Awaited<ReturnType<typeof SiteDataService.open>>;
-  try {
-    service = await SiteDataService.open(paths.database);
-  } catch (error) {
-    throw new CliError(`${COMMAND}: cannot open the site store: ${(error as Error).message}`);
-  }
-  const progress = importProgressPrinter(json);
-  try {
-    const summary = await service.importDataset({ format: format as ImportFormat, path, options }, progress);
-    console.log(json ? JSON.stringify(summary) : formatImportSummary(summary));
-    return 0;
-  } catch (error) {
-    progress.clear();
-    throw new CliError(`${COMMAND}: ${(error as Error).message.split('\n')[0]}`);
-  } finally {
-    await service.close();
-  }
+  return runImportJob(COMMAND, paths.database, json, (service, onProgress) =>
+    service.importDataset({ format: format as ImportFormat, path, options }, onProgress),
+  );
 }

@@ -2,8 +2,7 @@ import { parseCommandArgs, parseIntegerOption, requireOption } from '../../core/
 import { CliError } from '../../core/cli/errors.js';
 import { SYNTHRAD_PRESETS } from '../../core/data/synthrad.js';
 import { ensureSiteDataDir } from '../agent/site-data-dir.js';
-import { SiteDataService } from '../data/site-data-service.js';
-import { formatImportSummary, importProgressPrinter } from './import-output.js';
+import { runImportJob } from './site-store.js';
 
 const COMMAND = 'site synth';
 
@@ -51,29 +50,15 @@ ${presets}`);
   }
   const json = Boolean(values.json);
   const paths = ensureSiteDataDir(dataDir);
-  let service: Awaited<ReturnType<typeof SiteDataService.open>>;
-  try {
-    service = await SiteDataService.open(paths.database);
-  } catch (error) {
-    throw new CliError(`${COMMAND}: cannot open the site store: ${(error as Error).message}`);
-  }
-  const progress = importProgressPrinter(json);
-  try {
-    const summary = await service.generateSynthRad(
+  return runImportJob(COMMAND, paths.database, json, (service, onProgress) =>
+    service.generateSynthRad(
       {
         preset,
         n,
         ...(seed !== undefined ? { seed } : {}),
         ...(validationFraction !== undefined ? { validationFraction } : {}),
       },
-      progress,
-    );
-    console.log(json ? JSON.stringify(summary) : formatImportSummary(summary));
-    return 0;
-  } catch (error) {
-    progress.clear();
-    throw new CliError(`${COMMAND}: ${(error as Error).message.split('\n')[0]}`);
-  } finally {
-    await service.close();
-  }
+      onProgress,
+    ),
+  );
 }
