@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { AnswerType } from './types.js';
+import { parseQuestionRows, type DatasetQuestion } from './question-rows.js';
 import type { ItemError } from './vqa-rad.js';
 
 /** One question of SLAKE (`train.json`, `validate.json`, `test.json`). Extra fields are ignored. */
@@ -14,17 +14,8 @@ const slakeRowSchema = z.looseObject({
   modality: z.string().optional(),
 });
 
-export interface SlakeQuestion {
-  /** SLAKE's qid, or `row N` when the file has none. */
-  qid: string;
-  /** Relative to the dataset's `imgs/` folder, e.g. `xmlab102/source.jpg`. */
-  imageName: string;
-  question: string;
-  answer: string;
-  answerType: AnswerType;
-  organ?: string;
-  modality?: string;
-}
+/** A SLAKE question; `qid` is `row N` when the file has none, `imageName` is relative to `imgs/`. */
+export type SlakeQuestion = DatasetQuestion;
 
 /**
  * Validates SLAKE rows. English questions are kept; the others (SLAKE is bilingual, `q_lang: "zh"`) are
@@ -36,47 +27,19 @@ export function parseSlakeQuestions(json: unknown): {
   errors: ItemError[];
   skipped: Record<string, number>;
 } {
-  if (!Array.isArray(json)) throw new Error('expected a JSON array of SLAKE questions');
-  const questions: SlakeQuestion[] = [];
-  const errors: ItemError[] = [];
-  const skipped: Record<string, number> = {};
-  const seen = new Set<string>();
-  json.forEach((row: unknown, index) => {
-    const parsed = slakeRowSchema.safeParse(row);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      errors.push({
-        item: `row ${index}`,
-        message: `${issue?.path.join('.') || 'row'}: ${issue?.message ?? 'invalid'}`,
-      });
-      return;
-    }
-    const { qid, img_name, question, answer, answer_type, q_lang, location, modality } = parsed.data;
-    const language = q_lang.trim().toLowerCase();
-    if (language !== 'en') {
-      const reason = `question language '${language || 'unknown'}' (only English is imported)`;
-      skipped[reason] = (skipped[reason] ?? 0) + 1;
-      return;
-    }
-    const id = qid === undefined ? `row ${index}` : String(qid);
-    const item = qid === undefined ? `row ${index}` : `qid ${id}`;
-    const type = answer_type.trim().toUpperCase();
-    if (seen.has(id)) return void errors.push({ item, message: 'duplicate question id' });
-    if (question.trim() === '') return void errors.push({ item, message: 'empty question' });
-    if (answer.trim() === '') return void errors.push({ item, message: 'empty answer' });
-    if (type !== 'CLOSED' && type !== 'OPEN') {
-      return void errors.push({ item, message: `answer_type must be CLOSED or OPEN (got '${answer_type}')` });
-    }
-    seen.add(id);
-    questions.push({
-      qid: id,
-      imageName: img_name,
-      question: question.trim(),
-      answer: answer.trim(),
-      answerType: type === 'CLOSED' ? 'closed' : 'open',
-      ...(location?.trim() ? { organ: location.trim().toUpperCase() } : {}),
-      ...(modality?.trim() ? { modality: modality.trim().toUpperCase() } : {}),
-    });
+  return parseQuestionRows(json, slakeRowSchema, (row) => {
+    const language = row.q_lang.trim().toLowerCase();
+    return {
+      ...(row.qid !== undefined ? { qid: String(row.qid) } : {}),
+      imageName: row.img_name,
+      question: row.question,
+      answer: row.answer,
+      answerType: row.answer_type,
+      ...(row.location !== undefined ? { organ: row.location } : {}),
+      ...(row.modality !== undefined ? { modality: row.modality } : {}),
+      ...(language !== 'en'
+        ? { skip: `question language '${language || 'unknown'}' (only English is imported)` }
+        : {}),
+    };
   });
-  return { questions, errors, skipped };
 }
