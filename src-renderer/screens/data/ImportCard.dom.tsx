@@ -61,6 +61,31 @@ function Field({ label, hint, children }: { label: string; hint?: string; childr
   );
 }
 
+/** The share of images held out for validation (the split is by image). */
+function ValidationShareField({
+  value,
+  onChange,
+  testId,
+}: {
+  value: string;
+  onChange: (value: string) => void;
+  testId: string;
+}) {
+  return (
+    <Field label="Validation share" hint="Held out by image, for measuring accuracy.">
+      <input
+        type="number"
+        min={0}
+        max={0.9}
+        step={0.05}
+        value={value}
+        onChange={(e) => onChange(e.target.value)}
+        data-testid={testId}
+      />
+    </Field>
+  );
+}
+
 /** Split options shared by both forms (validation share and seed of the by-image split). */
 function SplitFields({
   fraction,
@@ -77,17 +102,7 @@ function SplitFields({
 }) {
   return (
     <>
-      <Field label="Validation share" hint="Held out by image, for measuring accuracy.">
-        <input
-          type="number"
-          min={0}
-          max={0.9}
-          step={0.05}
-          value={fraction}
-          onChange={(e) => onFraction(e.target.value)}
-          data-testid={`${prefix}-validation`}
-        />
-      </Field>
+      <ValidationShareField value={fraction} onChange={onFraction} testId={`${prefix}-validation`} />
       <Field label="Split seed" hint="The same seed gives the same split.">
         <input
           type="number"
@@ -523,17 +538,11 @@ export function ImportCard() {
                   data-testid="synth-seed"
                 />
               </Field>
-              <Field label="Validation share" hint="Held out by image, for measuring accuracy.">
-                <input
-                  type="number"
-                  min={0}
-                  max={0.9}
-                  step={0.05}
-                  value={synthFraction}
-                  onChange={(e) => setSynthFraction(e.target.value)}
-                  data-testid="synth-validation"
-                />
-              </Field>
+              <ValidationShareField
+                value={synthFraction}
+                onChange={setSynthFraction}
+                testId="synth-validation"
+              />
             </div>
           </details>
           <button type="submit" disabled={busy || !(Number(count) >= 1)} data-testid="synth-submit">
