@@ -436,6 +436,13 @@ interface GlobalFigures {
   loss: number | null;
 }
 
+/** Accuracy on the union of the sites' validation splits, per answer type and overall. */
+interface Accuracies {
+  closed_acc: number | null;
+  open_acc: number | null;
+  overall_acc: number | null;
+}
+
 interface DemoReport {
   dataset: string;
   secure: boolean;
@@ -458,18 +465,13 @@ interface DemoReport {
   final: { model_dir: string | null; version: number | null; global: GlobalFigures | null };
   secagg_share_of_round_time: number | null;
   baselines?: {
-    local_only: {
-      site: string;
-      closed_acc: number | null;
-      open_acc: number | null;
-      overall_acc: number | null;
-    }[];
-    centralized: { closed_acc: number | null; open_acc: number | null; overall_acc: number | null };
+    local_only: ({ site: string } & Accuracies)[];
+    centralized: Accuracies;
     /**
      * The pooled training split's most frequent answer per question type, on the same validation union:
      * what "learned nothing" scores (VQA-RAD closed: about 48 %, so a few points above it can be noise).
      */
-    majority: { closed_acc: number | null; open_acc: number | null; overall_acc: number | null } | null;
+    majority: (Accuracies & { closed_answer: string | null }) | null;
   };
 }
 
@@ -601,19 +603,15 @@ function runBaselines(
   step(`baseline: training on all sites' data pooled (${epochs} epochs)`);
   const pooled = join(root, 'baselines', 'centralized');
   const trained = JSON.parse(cohort('train', '--data', union, '--out', pooled, ...sameAs)) as {
-    majority_baseline: {
-      closed_acc: number | null;
-      open_acc: number | null;
-      overall_acc: number | null;
-    } | null;
+    majority_baseline: (Accuracies & { closed_answer: string | null }) | null;
   };
-  const majority = trained.majority_baseline
-    ? {
-        closed_acc: trained.majority_baseline.closed_acc,
-        open_acc: trained.majority_baseline.open_acc,
-        overall_acc: trained.majority_baseline.overall_acc,
-      }
-    : null;
+  const baseline = trained.majority_baseline;
+  const majority = baseline && {
+    closed_acc: baseline.closed_acc,
+    open_acc: baseline.open_acc,
+    overall_acc: baseline.overall_acc,
+    closed_answer: baseline.closed_answer,
+  };
   return { local_only: localOnly, centralized: evaluate(pooled), majority };
 }
 
@@ -647,21 +645,30 @@ function printReport(report: DemoReport, options: DemoOptions): void {
   }
   if (report.baselines) {
     console.log('\nBaselines with the same training budget, on the same validation union:');
-    console.log('  model                               closed   open     overall');
-    const line = (
-      name: string,
-      b: { closed_acc: number | null; open_acc: number | null; overall_acc: number | null },
-    ) =>
+    const rows: [string, Accuracies][] = [
+      [
+        'federated (final version)',
+        {
+          closed_acc: f?.closed_acc ?? null,
+          open_acc: f?.open_acc ?? null,
+          overall_acc: f?.overall_acc ?? null,
+        },
+      ],
+      ...report.baselines.local_only.map((local): [string, Accuracies] => [
+        `local only: ${local.site}`,
+        local,
+      ]),
+      ['centralized (all data pooled)', report.baselines.centralized],
+      ...(report.baselines.majority
+        ? [['majority answer (pooled training)', report.baselines.majority] as [string, Accuracies]]
+        : []),
+    ];
+    const width = Math.max(...rows.map(([name]) => name.length));
+    console.log(`  ${'model'.padEnd(width)}  closed    open  overall`);
+    for (const [name, b] of rows) {
       console.log(
-        `  ${name.padEnd(34)} ${pct(b.closed_acc).padStart(6)}  ${pct(b.open_acc).padStart(6)}  ${pct(b.overall_acc).padStart(7)}`,
+        `  ${name.padEnd(width)}  ${pct(b.closed_acc).padStart(6)}  ${pct(b.open_acc).padStart(6)}  ${pct(b.overall_acc).padStart(7)}`,
       );
-    line('federated (final version)', {
-      closed_acc: f?.closed_acc ?? null,
-      open_acc: f?.open_acc ?? null,
-      overall_acc: f?.overall_acc ?? null,
-    });
-    for (const local of report.baselines.local_only) line(`local only: ${local.site}`, local);
-    line('centralized (all data pooled)', report.baselines.centralized);
-    if (report.baselines.majority) line('majority answer (pooled training)', report.baselines.majority);
+    }
   }
 }
