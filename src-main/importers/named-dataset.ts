@@ -1,6 +1,7 @@
 import { basename, resolve } from 'node:path';
 import { splitForImage } from '../../core/data/split.js';
 import { DataInputError, parseJsonText } from '../../core/data/text.js';
+import type { DatasetQuestion } from '../../core/data/question-rows.js';
 import type { AnswerType, Split } from '../../core/data/types.js';
 import { throwIfCancelled, type ImportContext } from './context.js';
 import { decodeImageFiles } from './image-files.js';
@@ -187,19 +188,8 @@ export function assembleQuestions(
   return { questions: prepared, failed };
 }
 
-/** A question as the public dataset parsers (VQA-RAD, SLAKE) return it. */
-export interface PublicDatasetQuestion {
-  qid: string;
-  imageName: string;
-  question: string;
-  answer: string;
-  answerType: AnswerType;
-  organ?: string;
-  modality?: string;
-}
-
 export interface QuestionFileParse {
-  questions: PublicDatasetQuestion[];
+  questions: DatasetQuestion[];
   errors: ItemError[];
   skipped?: Record<string, number>;
 }
