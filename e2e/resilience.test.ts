@@ -17,7 +17,8 @@ describe('site failures', () => {
     federation = await ProcessFederation.start(3);
     await federation.createFederation('resilient', { secure: { enabled: true, clipNorm: 1, threshold: 2 } });
     const victim = federation.sites[2]!;
-    // Each phase is reported right after the site sent the message named (joined: after its advert).
+    // Each phase is reported right after the site sent the message named (joined: its round-join, just
+    // before its advert, so the kill may land before the join stage closes or after).
     const killPoints = ['train', 'joined', 'secagg:share-keys', 'secagg:masked-input', 'secagg:consistency'];
     for (const [index, phase] of killPoints.entries()) {
       const round = index + 1;

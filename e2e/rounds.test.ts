@@ -4,6 +4,7 @@ import { quantizationErrorBound } from '../core/secagg/encoding.js';
 import { roundEncodingSpec } from '../core/fl/round-vector.js';
 import type { RunningCoordinator } from '../server/coordinator.js';
 import type { SiteAgent } from '../src-main/agent/site-agent.js';
+import { PARTICIPATION_SETTING } from '../src-main/federation/federation-client.js';
 import { createFederation, federationOf } from './support/federation-rounds.js';
 import { cleanupTempDirs } from './support/temp.js';
 
@@ -61,6 +62,30 @@ describe('federated rounds over the network', () => {
     ])
       expect(kinds).toContain(kind);
     expect(audit.entries.every((entry) => /^[0-9a-f]{64}$/.test(entry.sha256) && entry.bytes > 0)).toBe(true);
+  });
+
+  it('runs a secure round without a site that declined to join: only the joined sites are waited for and summed', async () => {
+    const federation = await federationOf(3);
+    running.push(federation);
+    await createFederation(federation.server, 'fed-decline', {
+      secure: { enabled: true, clipNorm: 1, threshold: 2 },
+    });
+    const declining = federation.sites[2]!;
+    await declining.storeRemote.setSetting(PARTICIPATION_SETTING, {
+      participate: false,
+      window: null,
+      autoAcceptRoster: true,
+    });
+    const outcome = await federation.server.rounds.runRound('fed-decline');
+    // The sites build their secure-aggregation session from the announced participants; the coordinator
+    // must too, or their session ids differ and every share-keys message is refused.
+    expect(outcome.status, outcome.reason ?? '').toBe('completed');
+    expect(outcome.included).toHaveLength(2);
+    const declinedId = (await declining.status()).site?.id;
+    expect(declinedId).toBeDefined();
+    expect(outcome.participants).toContain(declinedId);
+    expect(outcome.included).not.toContain(declinedId);
+    expect(outcome.version?.version).toBe(1);
   });
 
   it('gives the same global model with secure aggregation on and off, up to the quantization bound', async () => {

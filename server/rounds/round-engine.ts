@@ -79,6 +79,7 @@ interface ActiveRound {
   round: number;
   participants: Set<string>;
   joins: Map<string, boolean>;
+  /** Sites out of the round: those that sent round-leave, and those that had not joined when joining closed. */
   left: Set<string>;
   plainUpdates: Map<string, SiteContribution>;
   secagg: SecAggServer | undefined;
@@ -263,14 +264,20 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
           `only ${joined.length} site(s) joined; the federation needs at least ${config.minSites}`,
         );
 
+      // A site that declined or went away before the join stage closed takes no further part: no stage
+      // waits for it, and it never appears in U1.
+      for (const site of candidates) if (!joined.includes(site)) active.left.add(site);
       const dimension = evaluateOnly ? 0 : base.shared.byteLength / 4;
-      const spec = roundEncodingSpec(config.secure.clipNorm, joined.length);
+      // The sites build their secure-aggregation client and encoding from the round-open frame's
+      // participants, so the coordinator must use the same list: the roster size is bound into session_id
+      // and the participant count sets the encoding's bits. Sites that did not join simply never advertise.
+      const spec = roundEncodingSpec(config.secure.clipNorm, candidates.length);
       let aggregate: RoundAggregate;
       if (config.secure.enabled) {
         const server = new SecAggServer({
           session: { federationId, round, modelHash: base.hash, configHash: federation.configHash },
           roster: Object.fromEntries(
-            joined.map((site) => [site, decodeKey(enrolled.get(site)!.identityPublicKey)]),
+            candidates.map((site) => [site, decodeKey(enrolled.get(site)!.identityPublicKey)]),
           ),
           vectorLength: encodedLength(dimension, spec),
           ...(config.secure.threshold ? { threshold: config.secure.threshold } : {}),
