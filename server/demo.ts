@@ -11,6 +11,7 @@ import { DEFAULT_CLIP_NORM } from './federations.js';
 import { readAnswerSet } from '../core/data/answers.node.js';
 import { DEFAULT_ADAPTER_CONFIG } from '../core/ml/adapter.js';
 import type { RoundEvent, RoundOutcome } from './rounds/round-engine.js';
+import { summariseSeeds, summaryLines, type Accuracies, type SeedSummary } from './demo-summary.js';
 
 const SYNTH_SITES = [
   { name: 'Northgate Chest Clinic', preset: 'chest-clinic' },
@@ -29,6 +30,9 @@ const SYNTH_SITES = [
  * 50.1–57.1 %: FedAvg stays.)
  */
 const TRAINING_DEFAULTS = { synth: { epochs: 1, lr: 5e-4 }, 'vqa-rad': { epochs: 2, lr: 1e-3 } } as const;
+
+/** The federation's default seed (`defaultFederationConfig`): the first run's, so one run is unchanged. */
+const FIRST_SEED = 7;
 
 const ORGAN_SITES = [
   { name: 'Head & Neuro Hospital', organ: 'HEAD' },
@@ -59,6 +63,8 @@ export interface DemoOptions {
   secure: boolean;
   strategy: string;
   baselines: boolean;
+  /** One demo run per seed (federation seed and baseline training seed alike). */
+  seeds: number[];
   json: string | undefined;
   out: string | undefined;
   keep: boolean;
@@ -86,6 +92,7 @@ export async function run(_command: string, args: string[]): Promise<number> {
     secure: { type: 'string' },
     strategy: { type: 'string' },
     baselines: { type: 'boolean' },
+    seeds: { type: 'string' },
     json: { type: 'string' },
     out: { type: 'string' },
     keep: { type: 'boolean' },
@@ -94,7 +101,7 @@ export async function run(_command: string, args: string[]): Promise<number> {
     console.log(`usage: cohort demo [--sites N] [--rounds R] [--dataset synth|vqa-rad:DIR] [--split-by organ]
                  [--per-site Q] [--epochs E] [--lr LR] [--clip C] [--secure on|off]
                  [--strategy fedavg|fedprox[:MU]|fedadam[:LR]]
-                 [--baselines] [--json FILE] [--out DIR] [--keep]
+                 [--baselines] [--seeds N] [--json FILE] [--out DIR] [--keep]
 
 A coordinator and N sites (default 3) as separate processes on this machine, each with different data,
 train one adapter together over R rounds (default 5) with secure aggregation, live, and end with a table
@@ -104,9 +111,11 @@ of the global model's accuracy (evaluated on the union of the sites' validation 
   --per-site      SynthRad questions per site (default 600)
   --epochs, --lr  local training per round (default 1 epoch at 5e-4 on SynthRad, 2 at 1e-3 on VQA-RAD)
   --secure off    plain FedAvg with visible updates, clearly insecure: only to measure the overhead
-  --baselines     also train each site alone and all data pooled, with the same training budget (one
-                  seed each), and show the majority-answer score; on VQA-RAD a model's closed accuracy
-                  moves by several points with the seed, so compare over several runs, not one
+  --baselines     also train each site alone and all data pooled, with the same training budget and
+                  seed, and show the majority-answer score
+  --seeds N       run everything N times with seeds 7, 8, … (default 1) and end with the mean ± sd of
+                  each model's accuracy and the paired closed-accuracy gaps: on VQA-RAD a model's closed
+                  accuracy moves by several points with the seed alone, so compare over seeds, not one run
   --json FILE     write the figures as JSON       --out DIR   keep the final global adapter in DIR/final
   --keep          stay up afterwards to explore the site UIs and the console (Ctrl-C stops)`);
     return 0;
@@ -119,6 +128,9 @@ of the global model's accuracy (evaluated on the union of the sites' validation 
     throw new CliError('demo: --split-by takes organ', 2);
   if (values.secure !== undefined && values.secure !== 'on' && values.secure !== 'off')
     throw new CliError('demo: --secure takes on or off', 2);
+  const seedCount = parseIntegerOption('demo', values.seeds, '--seeds', 1, 20) ?? 1;
+  if (seedCount > 1 && values.keep)
+    throw new CliError('demo: --keep explores one run; leave out --seeds to use it', 2);
   const options: DemoOptions = {
     sites:
       dataset === 'synth'
@@ -133,6 +145,7 @@ of the global model's accuracy (evaluated on the union of the sites' validation 
     secure: values.secure !== 'off',
     strategy: values.strategy ?? 'fedavg',
     baselines: values.baselines ?? false,
+    seeds: Array.from({ length: seedCount }, (_, i) => FIRST_SEED + i),
     json: values.json,
     out: values.out,
     keep: values.keep ?? false,
@@ -146,7 +159,64 @@ of the global model's accuracy (evaluated on the union of the sites' validation 
   return runDemo(options);
 }
 
+/** Runs the demo once per seed, then prints the spread over seeds and writes the JSON report. */
 async function runDemo(options: DemoOptions): Promise<number> {
+  const began = Date.now();
+  const reports: DemoReport[] = [];
+  let status = 0;
+  for (const [index, seed] of options.seeds.entries()) {
+    if (options.seeds.length > 1) step(`run ${index + 1} of ${options.seeds.length}: seed ${seed}`);
+    // Only the first run's final adapter goes to --out (it is also the run the report's top level shows).
+    const out = index === 0 ? options.out : undefined;
+    const runStatus = await runOnce(options, seed, out, (report) => {
+      reports.push(report);
+      if (reports.length === options.seeds.length) finish(reports, options, began);
+    });
+    if (runStatus === 130) return runStatus;
+    status ||= runStatus;
+  }
+  return status;
+}
+
+/** The last run's report is in: the spread over seeds, the JSON, the closing line. */
+function finish(reports: DemoReport[], options: DemoOptions, began: number): void {
+  const first = reports[0]!;
+  const output: DemoReport & { seeds: number[]; runs: SeedRunReport[]; summary?: SeedSummary } = {
+    ...first,
+    seeds: reports.map((report) => report.seed),
+    runs: reports.map((report) => ({
+      seed: report.seed,
+      final: report.final,
+      secagg_share_of_round_time: report.secagg_share_of_round_time,
+      ...(report.baselines ? { baselines: report.baselines } : {}),
+    })),
+  };
+  if (reports.length > 1) {
+    output.summary = summariseSeeds(
+      reports.map((report) => ({
+        seed: report.seed,
+        federated: report.final.global,
+        ...(report.baselines ? { baselines: report.baselines } : {}),
+      })),
+    );
+    console.log(
+      `\nOver ${reports.length} seeds (${output.seeds.join(', ')}), mean ± sd on the same validation union:`,
+    );
+    for (const line of summaryLines(output.summary)) console.log(line);
+  }
+  if (options.json) writeFileSync(options.json, `${JSON.stringify(output, null, 2)}\n`);
+  console.log(
+    `\nDone in ${seconds(Date.now() - began)}.${options.json ? ` Figures written to ${options.json}.` : ''}${options.out ? ` Final adapter in ${join(resolve(options.out), 'final')}.` : ''}`,
+  );
+}
+
+/** One run: a coordinator and its sites from scratch, the federation's rounds, the baselines. */
+async function runOnce(
+  options: DemoOptions,
+  seed: number,
+  out: string | undefined,
+  onReport: (report: DemoReport) => void,
+): Promise<number> {
   const root = mkdtempSync(join(tmpdir(), 'cohort-demo-'));
   const processes: CohortProcess[] = [];
   let stopping: Promise<void> | undefined;
@@ -169,7 +239,6 @@ async function runDemo(options: DemoOptions): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const began = Date.now();
   try {
     const port = await freePort();
     const coordinatorDir = join(root, 'coordinator');
@@ -265,6 +334,7 @@ async function runDemo(options: DemoOptions): Promise<number> {
         local: { epochs: options.epochs, batchSize: 32, lr: options.lr, weightDecay: 0.01, gradClip: 1 },
         secure: { enabled: options.secure, clipNorm: options.clip },
         deadlines: { trainingMs: 20 * 60_000, stageMs: 60_000 },
+        seed,
       },
     });
     step(
@@ -300,7 +370,7 @@ async function runDemo(options: DemoOptions): Promise<number> {
       ),
     );
 
-    const outDir = options.out ? resolve(options.out) : join(root, 'out');
+    const outDir = out ? resolve(out) : join(root, 'out');
     const finalDir = join(outDir, 'final');
     cohort(
       'server',
@@ -315,13 +385,10 @@ async function runDemo(options: DemoOptions): Promise<number> {
       finalDir,
     );
 
-    const report = buildReport(options, sites, trainingRounds, evaluation, options.out ? finalDir : null);
-    if (options.baselines) report.baselines = runBaselines(sites, options, root);
+    const report = buildReport(options, seed, sites, trainingRounds, evaluation, out ? finalDir : null);
+    if (options.baselines) report.baselines = runBaselines(sites, options, root, seed);
     printReport(report, options);
-    if (options.json) writeFileSync(options.json, `${JSON.stringify(report, null, 2)}\n`);
-    console.log(
-      `\nDone in ${seconds(Date.now() - began)}.${options.json ? ` Figures written to ${options.json}.` : ''}${options.out ? ` Final adapter in ${finalDir}.` : ''}`,
-    );
+    onReport(report);
 
     if (options.keep && !interrupted) {
       console.log('\nStill running (--keep). Site UIs:');
@@ -430,19 +497,14 @@ class LiveDisplay {
   }
 }
 
-/** Accuracy on the union of the sites' validation splits, per answer type and overall. */
-interface Accuracies {
-  closed_acc: number | null;
-  open_acc: number | null;
-  overall_acc: number | null;
-}
-
 interface GlobalFigures extends Accuracies {
   loss: number | null;
 }
 
 interface DemoReport {
   dataset: string;
+  /** The federation's seed (version 0's adapter, the sites' local training) and the baselines'. */
+  seed: number;
   secure: boolean;
   /** The federation's settings: server strategy and local training per round. */
   training: { strategy: string; epochs: number; lr: number; clip: number };
@@ -483,8 +545,12 @@ const globalOf = (outcome: RoundOutcome | undefined): GlobalFigures | null =>
       }
     : null;
 
+/** A run's figures in the multi-seed report (`runs`); the top level repeats the first run in full. */
+type SeedRunReport = Pick<DemoReport, 'seed' | 'final' | 'secagg_share_of_round_time' | 'baselines'>;
+
 function buildReport(
   options: DemoOptions,
+  seed: number,
   sites: DemoSite[],
   rounds: RoundOutcome[],
   evaluation: RoundOutcome | undefined,
@@ -534,6 +600,7 @@ function buildReport(
     : null;
   return {
     dataset: options.dataset,
+    seed,
     secure: options.secure,
     training: { strategy: options.strategy, epochs: options.epochs, lr: options.lr, clip: options.clip },
     sites: sites.map((site) => ({ name: site.name, id: site.id })),
@@ -555,6 +622,7 @@ function runBaselines(
   sites: DemoSite[],
   options: DemoOptions,
   root: string,
+  seed: number,
 ): NonNullable<DemoReport['baselines']> {
   const epochs = String(options.rounds * options.epochs);
   const union = sites.map((site) => `site:${site.dataDir}`).join(',');
@@ -579,7 +647,7 @@ function runBaselines(
     '--schedule',
     'constant',
     '--seed',
-    '7',
+    String(seed),
     '--json',
   ];
   const evaluate = (modelDir: string) => {
