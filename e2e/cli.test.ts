@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cohortWithin } from '../core/cli/cohort-process.node.js';
 import { cleanupTempDirs, freePort, tempDir } from './support/temp.js';
 
 // These run the built `cohort` entry (npm test builds first) as a user would.
@@ -158,5 +159,18 @@ describe('cohort CLI happy path', () => {
       await new Promise((resolve) => server.once('exit', resolve));
     }
     expect(server.exitCode).toBe(0);
+  });
+});
+
+describe('running cohort from another Cohort process (demo, tests)', () => {
+  it('says why a command failed: its exit status and stderr, or that it ran out of time', () => {
+    expect(() => cohortWithin(60_000, ['frobnicate'])).toThrow(
+      /^cohort frobnicate exited with status 2: cohort: .*unknown command 'frobnicate'/,
+    );
+    // A limit no process can meet: the command is stopped and the error names the limit.
+    expect(() => cohortWithin(1, ['demo', '--help'])).toThrow(
+      /^cohort demo --help did not finish within 1 ms and was stopped$/,
+    );
+    expect(cohortWithin(60_000, ['demo', '--help'])).toContain('usage: cohort demo');
   });
 });

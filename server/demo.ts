@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseCommandArgs, parseIntegerOption } from '../core/cli/args.node.js';
-import { CohortProcess, cohort, type JsonEvent } from '../core/cli/cohort-process.node.js';
+import { CohortProcess, cohort, cohortWithin, type JsonEvent } from '../core/cli/cohort-process.node.js';
 import { CliError } from '../core/cli/errors.js';
 import { freePort } from '../core/util/free-port.node.js';
 import { AdminClient } from './admin-client.js';
@@ -615,6 +615,12 @@ function buildReport(
 }
 
 /**
+ * A baseline's training: pooled VQA-RAD, 10 epochs, takes about 1.5 minutes here and longer on a busy or
+ * slower machine; the limit only catches a run that hangs.
+ */
+const TRAINING_TIMEOUT_MS = 30 * 60_000;
+
+/**
  * Local-only and centralized baselines with the federation's training budget (rounds × local epochs),
  * each evaluated on the union of all sites' validation splits: the same yardstick as the global model.
  */
@@ -663,12 +669,14 @@ function runBaselines(
   const localOnly = sites.map((site, index) => {
     step(`baseline: training ${site.name} alone (${epochs} epochs)`);
     const out = join(root, 'baselines', `local-${index + 1}`);
-    cohort('train', '--data', `site:${site.dataDir}`, '--out', out, ...sameAs);
+    cohortWithin(TRAINING_TIMEOUT_MS, ['train', '--data', `site:${site.dataDir}`, '--out', out, ...sameAs]);
     return { site: site.name, ...evaluate(out) };
   });
   step(`baseline: training on all sites' data pooled (${epochs} epochs)`);
   const pooled = join(root, 'baselines', 'centralized');
-  const trained = JSON.parse(cohort('train', '--data', union, '--out', pooled, ...sameAs)) as {
+  const trained = JSON.parse(
+    cohortWithin(TRAINING_TIMEOUT_MS, ['train', '--data', union, '--out', pooled, ...sameAs]),
+  ) as {
     majority_baseline: (Accuracies & { closed_answer: string | null }) | null;
   };
   return { local_only: localOnly, centralized: evaluate(pooled), majority: trained.majority_baseline };

@@ -7,11 +7,27 @@ import { packageRoot } from '../util/package-root.node.js';
 /** The `cohort` entry of this checkout, for starting further Cohort processes (demo, tests). */
 export const cohortBin = join(packageRoot(), 'bin', 'cohort.js');
 
-/** Runs a `cohort` command to completion and returns its stdout, failing loudly on a non-zero exit. */
+/** Runs a quick `cohort` command (init, invite, import …) to completion: see `cohortWithin`. */
 export function cohort(...args: string[]): string {
-  const result = spawnSync(process.execPath, [cohortBin, ...args], { encoding: 'utf8', timeout: 120_000 });
-  if (result.status !== 0) throw new Error(`cohort ${args.join(' ')} failed: ${result.stderr}`);
-  return result.stdout;
+  return cohortWithin(120_000, args);
+}
+
+/**
+ * Runs a `cohort` command to completion and returns its stdout, failing loudly on a non-zero exit, a
+ * signal, or when it runs past `timeoutMs` (then it is killed, and the error says so).
+ */
+export function cohortWithin(timeoutMs: number, args: string[]): string {
+  const result = spawnSync(process.execPath, [cohortBin, ...args], { encoding: 'utf8', timeout: timeoutMs });
+  if (result.status === 0) return result.stdout;
+  const command = `cohort ${args.join(' ')}`;
+  if ((result.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT')
+    throw new Error(
+      `${command} did not finish within ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`} and was stopped`,
+    );
+  if (result.error) throw new Error(`${command} could not run: ${result.error.message}`);
+  const why = result.signal ? `was killed by ${result.signal}` : `exited with status ${result.status}`;
+  const stderr = result.stderr.trim();
+  throw new Error(`${command} ${why}${stderr ? `: ${stderr}` : ''}`);
 }
 
 export type JsonEvent = Record<string, unknown> & { event: string };
