@@ -203,6 +203,43 @@ export function encodeExamples(
   answers: readonly string[],
   geometry: FeatureGeometry,
 ): EncodedExamples {
+  const steps = encodingSteps(records, images, answers, geometry);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/** Questions encoded between two turns of the event loop by `encodeExamplesInSlices` (about 10 ms). */
+const QUESTIONS_PER_SLICE = 64;
+
+/**
+ * `encodeExamples`, the same result, giving the event loop a turn after every slice of questions. The
+ * question sketch costs a fraction of a millisecond per question, so a site's thousand questions would
+ * otherwise hold its agent for a few hundred milliseconds: its WebSocket frames (a secure-aggregation
+ * message just sent, the coordinator's next one) and its UI would wait that long.
+ */
+export async function encodeExamplesInSlices(
+  records: readonly VqaRecord[],
+  images: ReadonlyMap<string, GrayImage>,
+  answers: readonly string[],
+  geometry: FeatureGeometry,
+): Promise<EncodedExamples> {
+  const steps = encodingSteps(records, images, answers, geometry);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    await new Promise<void>((resolve) => setTimeout(resolve, 0)); // not setImmediate: core is not Node-only
+  }
+}
+
+/** The encoding, pausing (yield) after every slice of questions; returns the examples. */
+function* encodingSteps(
+  records: readonly VqaRecord[],
+  images: ReadonlyMap<string, GrayImage>,
+  answers: readonly string[],
+  geometry: FeatureGeometry,
+): Generator<void, EncodedExamples> {
   const index = answerIndex(answers);
   const imageSlots = new Map<string, number>();
   for (const r of records) {
@@ -228,7 +265,8 @@ export function encodeExamples(
     labels: new Int32Array(n),
     closed: new Uint8Array(n),
   };
-  records.forEach((r, i) => {
+  for (const [i, r] of records.entries()) {
+    if (i % QUESTIONS_PER_SLICE === 0) yield;
     const tok = tokenizeQuestion(r.question, geometry);
     out.imageIndex[i] = imageSlots.get(r.imageKey)!;
     out.tokenIds.set(tok.ids, i * L * K);
@@ -237,7 +275,7 @@ export function encodeExamples(
     out.sketch.set(questionSketch(tok.ids, tok.weights, tok.mask, geometry), i * geometry.sketchDim);
     out.labels[i] = index.get(normalizeAnswer(r.answer)) ?? -1;
     out.closed[i] = r.answerType === 'closed' ? 1 : 0;
-  });
+  }
   return out;
 }
 

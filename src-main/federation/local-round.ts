@@ -9,7 +9,7 @@ import {
   type Adapter,
 } from '../../core/ml/adapter.js';
 import type { BaseModel, EvalResult, Progress, TrainStats } from '../../core/ml/engine.node.js';
-import { encodeExamples } from '../../core/ml/features.js';
+import { encodeExamplesInSlices } from '../../core/ml/features.js';
 import type { Trainer } from '../../core/ml/trainer.node.js';
 import type { FederationConfig } from '../../core/protocol/federation.js';
 
@@ -74,8 +74,14 @@ export function startingAdapter(
 export async function runLocalRound(input: LocalRoundInput): Promise<LocalRoundResult> {
   const { base, config, trainer } = input;
   const start = startingAdapter(base, config, input.globalShared, input.personal);
-  const trainExamples = encodeExamples(input.train.records, input.train.images, start.answers, base.config);
-  const validationExamples = encodeExamples(
+  // In slices: this runs on the site agent's event loop, which must keep its WebSocket and UI moving.
+  const trainExamples = await encodeExamplesInSlices(
+    input.train.records,
+    input.train.images,
+    start.answers,
+    base.config,
+  );
+  const validationExamples = await encodeExamplesInSlices(
     input.validation.records,
     input.validation.images,
     start.answers,
