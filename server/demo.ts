@@ -33,8 +33,8 @@ const SYNTH_SITES = [
  * at most 52.4 % alone). With the same number of passes over the data, FedAvg takes a third of the
  * pooled run's optimiser steps (one averaged step per three sites' steps) and its global model was still
  * improving after five rounds: 54.8 ± 2.1 % closed over seeds 7–11, centralized 56.7 ± 1.5 %. FedAdam's
- * server step makes up for it: at server lr 0.1, 57.8 ± 1.5 % over the same five seeds, at least the
- * pooled model's less 1.2 points and above every site alone in each seed (0.05 gave 55.0 %, 0.2 diverged).
+ * server step makes up for it: at server lr 0.1, 57.8 ± 1.5 % over the same five seeds, in each seed at
+ * most 1.2 points below the pooled model and above every site alone (0.05 gave 55.0 %, 0.2 diverged).
  */
 const TRAINING_DEFAULTS: Record<
   'synth' | 'vqa-rad',
