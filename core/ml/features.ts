@@ -214,7 +214,7 @@ export function encodeExamples(
 const QUESTIONS_PER_SLICE = 64;
 
 /**
- * `encodeExamples`, the same result, giving the event loop a turn after every slice of questions. The
+ * `encodeExamples`, the same result, giving the event loop a turn before each slice of questions. The
  * question sketch costs a fraction of a millisecond per question, so a site's thousand questions would
  * otherwise hold its agent for a few hundred milliseconds: its WebSocket frames (a secure-aggregation
  * message just sent, the coordinator's next one) and its UI would wait that long.
@@ -233,7 +233,7 @@ export async function encodeExamplesInSlices(
   }
 }
 
-/** The encoding, pausing (yield) after every slice of questions; returns the examples. */
+/** The encoding, pausing (yield) before each slice of questions; returns the examples. */
 function* encodingSteps(
   records: readonly VqaRecord[],
   images: ReadonlyMap<string, GrayImage>,

@@ -480,7 +480,7 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
     }
 
     // The TLS socket writes the advert out on a later turn of the event loop; preparing the local round
-    // holds this thread for a while (measured: the adverts reached the coordinator 0.1–0.3 s late, and
+    // holds this thread for a while (measured: the adverts reached the coordinator 0.1–0.4 s late, and
     // the whole stage waited for them). So the advert goes out first.
     await new Promise<void>((resolve) => setImmediate(resolve));
     if (run.finished || this.run !== run) return;
