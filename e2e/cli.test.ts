@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cohortWithin } from '../core/cli/cohort-process.node.js';
@@ -50,6 +51,21 @@ describe('cohort CLI bad input', () => {
       /not a coordinator data directory/,
     );
     expectOneLineError(run('server', 'init', '--data-dir', initialised), /not empty/);
+    const file = join(tempDir(), 'file');
+    writeFileSync(file, 'not a directory');
+    expectOneLineError(run('server', 'init', '--data-dir', join(file, 'sub')), /ENOTDIR/);
+  });
+
+  // Node 20's recursive mkdir never returns under /proc: init and the site's data directory used it.
+  it.runIf(process.platform === 'linux')('a data directory that cannot be created', () => {
+    expectOneLineError(
+      run('server', 'init', '--data-dir', '/proc/cohort-nope'),
+      /ENOENT.*\/proc\/cohort-nope/,
+    );
+    expectOneLineError(
+      run('site', 'serve', '--data-dir', '/proc/cohort-nope'),
+      /ENOENT.*\/proc\/cohort-nope/,
+    );
   });
 
   it('malformed arguments', () => {

@@ -1,11 +1,12 @@
 import { X509Certificate, createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import selfsigned from 'selfsigned';
 import { CliError } from '../core/cli/errors.js';
 import { generateIdentity, keyFingerprint } from '../core/crypto/identity.js';
 import { writeIdentityKeyFile, writeSecretFile } from '../core/crypto/key-file.node.js';
 import { coordinatorPaths, type CoordinatorConfig } from './data-dir.js';
 import { CoordinatorStore } from './store/coordinator-store.js';
+import { makeDir } from '../core/util/make-dir.node.js';
 
 export interface InitOptions {
   dataDir: string;
@@ -42,7 +43,7 @@ export async function initCoordinator(
     throw new CliError(`--public-url '${options.publicUrl}' is not a URL`, 2);
   }
   if (url.protocol !== 'https:') throw new CliError('--public-url must be an https:// address', 2);
-  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  makeDir(options.dataDir, 0o700);
 
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const names = [...new Set([host, 'localhost', '127.0.0.1', '::1', ...(options.altNames ?? [])])];

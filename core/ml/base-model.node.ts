@@ -7,13 +7,14 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BaseModel } from './engine.node.js';
 import { baseWeightShapes, type TinyMedConfig, type Weights } from './model.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
 import { canonicalJson } from '../util/canonical-json.js';
+import { makeDir } from '../util/make-dir.node.js';
 
 export const BASE_MODEL_FILES = {
   config: 'config.json',
@@ -43,7 +44,7 @@ export function encodeBaseModel(
 
 export async function saveBaseModel(dir: string, config: TinyMedConfig, weights: Weights): Promise<string> {
   const { configJson, weightBytes, hash } = encodeBaseModel(config, weights);
-  await mkdir(dir, { recursive: true });
+  makeDir(dir);
   await writeFile(join(dir, BASE_MODEL_FILES.config), `${JSON.stringify(JSON.parse(configJson), null, 2)}\n`);
   await writeFile(join(dir, BASE_MODEL_FILES.weights), weightBytes);
   await writeFile(join(dir, BASE_MODEL_FILES.hash), `${hash}\n`);

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseCommandArgs, parseIntegerOption, requireOption } from '../../core/cli/args.node.js';
 import { CliError } from '../../core/cli/errors.js';
@@ -9,6 +9,7 @@ import { federationConfigSchema } from '../../core/protocol/federation.js';
 import { bitsToFloats } from '../../core/protocol/rounds.js';
 import { loadCoordinatorConfig } from '../data-dir.js';
 import { CoordinatorStore } from '../store/coordinator-store.js';
+import { makeDir } from '../../core/util/make-dir.node.js';
 
 const FORMATS = ['cohort', 'peft', 'onnx'] as const;
 
@@ -72,7 +73,7 @@ export async function run(args: string[]): Promise<number> {
     localPartsAtInitialValues: localParts,
   };
 
-  await mkdir(out, { recursive: true });
+  makeDir(out);
   if (format === 'cohort') {
     const { json, weights } = encodeAdapter(adapter, base.hash, meta);
     await writeFile(join(out, ADAPTER_FILES.config), json);

@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { CliError } from '../../core/cli/errors.js';
+import { makeDir } from '../../core/util/make-dir.node.js';
 
 export function sitePaths(dataDir: string) {
   return { dataDir, database: join(dataDir, 'site.db'), identityKey: join(dataDir, 'identity.key') };
@@ -12,7 +13,7 @@ export type SitePaths = ReturnType<typeof sitePaths>;
 export function ensureSiteDataDir(dataDir: string): SitePaths {
   if (existsSync(dataDir) && !statSync(dataDir).isDirectory())
     throw new CliError(`${dataDir} exists and is not a directory`);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  makeDir(dataDir, 0o700);
   return sitePaths(dataDir);
 }
 

@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CliError } from '../../core/cli/errors.js';
 import type { Adapter } from '../../core/ml/adapter.js';
 import { defaultBaseModelDir, loadBaseModel } from '../../core/ml/base-model.node.js';
 import type { BaseModel, EvalResult } from '../../core/ml/engine.node.js';
 import { ADAPTER_FILES, decodeAdapter, encodeAdapter } from '../../core/ml/formats.js';
+import { makeDir } from '../../core/util/make-dir.node.js';
 
 export async function loadBase(command: string, dir: string | undefined): Promise<BaseModel> {
   try {
@@ -22,7 +23,7 @@ export async function saveAdapterDir(
   meta: Record<string, unknown>,
 ) {
   const { json, weights } = encodeAdapter(adapter, baseHash, meta);
-  await mkdir(dir, { recursive: true });
+  makeDir(dir);
   await writeFile(join(dir, ADAPTER_FILES.weights), weights);
   await writeFile(join(dir, ADAPTER_FILES.config), json);
 }

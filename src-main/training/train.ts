@@ -3,7 +3,7 @@
  * with a progress bar, saves it (adapter.safetensors + adapter.json, the PEFT layout under peft/, and a
  * merged ONNX inference model merged.onnx) and reports validation accuracy.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseCommandArgs, parseIntegerOption, requireOption } from '../../core/cli/args.node.js';
 import { CliError } from '../../core/cli/errors.js';
@@ -21,6 +21,7 @@ import { startTrainer } from '../../core/ml/trainer.node.js';
 import { formatSummary, loadBase, majorityBaseline, round, saveAdapterDir, summarize } from './common.js';
 import { loadSource } from './data-source.js';
 import { readAnswerSet } from '../../core/data/answers.node.js';
+import { makeDir } from '../../core/util/make-dir.node.js';
 
 const usage = `usage: cohort train --data SOURCE --out DIR [options]
 
@@ -180,7 +181,7 @@ export async function run(args: string[]): Promise<number> {
     };
     await saveAdapterDir(out, trained, base.hash, meta);
     const peft = exportPeft(trained, base.hash);
-    await mkdir(join(out, 'peft'), { recursive: true });
+    makeDir(join(out, 'peft'));
     await writeFile(join(out, 'peft', 'adapter_config.json'), peft.config);
     await writeFile(join(out, 'peft', 'adapter_model.safetensors'), peft.weights);
     // Base + adapter folded into one inference model (batch 1) for plain ONNX Runtime.
