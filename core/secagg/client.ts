@@ -21,7 +21,7 @@ import { SecAggError, refuse } from './errors.js';
 import { InThreadMaskEngine, type MaskEngine, type MaskTerm } from './mask.js';
 import type { z } from 'zod';
 import {
-  FAST_VALIDATORS,
+  FAST_CHECKS,
   advertListSchema,
   aliveListSchema,
   shareBundleSchema,
@@ -437,8 +437,7 @@ export class SecAggClient {
   }
 
   private validate<T>(schema: z.ZodType<T>, value: unknown): T {
-    const fast = FAST_VALIDATORS.get(schema)?.(value);
-    if (fast !== undefined) return fast as T;
+    if (FAST_CHECKS.get(schema)?.(value)) return value as T;
     const result = schema.safeParse(value);
     if (!result.success) refuse('malformed', 'coordinator message does not match its schema');
     return result.data;

@@ -1,6 +1,7 @@
 import { serveInWorker } from '../util/worker-rpc.node.js';
-import { derivePairSeeds, verify, type PairSeedJob } from './crypto.js';
+import { derivePairSeeds, type PairSeedJob } from './crypto.js';
 import { applyMasksInThread, type MaskTerm } from './mask.js';
+import { nativeVerify } from './native.node.js';
 import { opensslPrg } from './prg.node.js';
 import { combineShares, packShareSets, unpackShareSets } from './shares.js';
 
@@ -18,7 +19,7 @@ export interface MaskWorker {
   /** Shamir-reconstructs each set of shares (`packShareSets` in, the secrets as one-share sets out). */
   combine(packed: Uint8Array): Uint8Array;
   pairSeeds(session: Uint8Array, jobs: PairSeedJob[]): Uint8Array[][];
-  /** `verify` (libsodium Ed25519) of each job; a job names its message by index into `messages`. */
+  /** `nativeVerify` (libsodium Ed25519) of each job; a job names its message by index into `messages`. */
   verify(
     messages: Uint8Array[],
     jobs: { signature: Uint8Array; publicKey: Uint8Array; message: number }[],
@@ -42,6 +43,8 @@ serveInWorker<MaskWorker>(() => ({
     return derivePairSeeds(session, jobs);
   },
   verify(messages, jobs) {
-    return jobs.map(({ signature, message, publicKey }) => verify(signature, messages[message]!, publicKey));
+    return jobs.map(({ signature, message, publicKey }) =>
+      nativeVerify(signature, messages[message]!, publicKey),
+    );
   },
 }));

@@ -148,181 +148,188 @@ export type SecAggMessage = ClientMessage | ServerMessage;
 // ---- fast validation ----
 //
 // The same constraints as the zod schemas above, checked by hand for the common case of a valid message:
-// zod costs a few microseconds per nested object and the big messages (share-keys, unmask, adverts) have
-// hundreds of them. A fast validator accepts only what its schema accepts and returns a copy equal to
-// zod's output; on any doubt it returns undefined and the schema decides (so it can only speed up valid
-// messages, never accept more, and every refusal still comes from zod with its message).
-// `messages.test.ts` compares both on valid and on mutated messages.
+// zod costs a few microseconds per nested object and copies every object it accepts, and the big messages
+// (share-keys, unmask, adverts) have hundreds of them. A fast check accepts only what its schema accepts;
+// what it accepts is returned as is, which equals zod's output (strict objects with exactly the schema's
+// keys, no defaults or transforms), so no message is copied. On any doubt it says no and zod decides,
+// so it can only speed up valid messages, never accept more, and every refusal still comes from zod with
+// its message. `messages.test.ts` compares both on valid and on mutated messages. Inputs are JSON.parse or
+// `decodeWire` output (plain data properties) or this process's own objects.
 
-type Fast<T> = (value: unknown) => T | undefined;
+type Check = (value: unknown) => boolean;
 const BASE64_CHARS = /^[A-Za-z0-9_-]*$/;
 
-const fastString =
-  (test: (text: string) => boolean): Fast<string> =>
+const checkString =
+  (test: (text: string) => boolean): Check =>
   (value) =>
-    typeof value === 'string' && test(value) ? value : undefined;
-const fastBase64Of = (bytes: number) => {
+    typeof value === 'string' && test(value);
+const checkBase64Of = (bytes: number) => {
   const length = Math.ceil((bytes * 4) / 3);
-  return fastString((text) => text.length === length && BASE64_CHARS.test(text));
+  return checkString((text) => text.length === length && BASE64_CHARS.test(text));
 };
-const fastBase64Max = (maxBytes: number) => {
+const checkBase64Max = (maxBytes: number) => {
   const max = Math.ceil((maxBytes * 4) / 3);
-  return fastString((text) => text.length <= max && BASE64_CHARS.test(text));
+  return checkString((text) => text.length <= max && BASE64_CHARS.test(text));
 };
-const fastSiteId = fastString((text) => SITE_ID_PATTERN.test(text));
-const fastSessionId = fastBase64Of(32);
-const fastFederationId = fastString((text) => text.length >= 1 && text.length <= 256);
-const fastRound: Fast<number> = (value) =>
-  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
-const fastLiteral =
-  <L extends string>(literal: L): Fast<L> =>
+const checkSiteId = checkString((text) => SITE_ID_PATTERN.test(text));
+const checkSessionId = checkBase64Of(32);
+const checkFederationId = checkString((text) => text.length >= 1 && text.length <= 256);
+const checkRound: Check = (value) => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+const checkLiteral =
+  (literal: string): Check =>
   (value) =>
-    value === literal ? literal : undefined;
-const fastUint32Array: Fast<Uint32Array> = (value) => (value instanceof Uint32Array ? value : undefined);
+    value === literal;
+const checkUint32Array: Check = (value) => value instanceof Uint32Array;
 
-function fastArray<T>(item: Fast<T>, max: number): Fast<T[]> {
+function checkArray(item: Check, max: number): Check {
   return (value) => {
-    if (!Array.isArray(value) || value.length > max) return undefined;
-    const out: T[] = new Array<T>(value.length);
-    for (let i = 0; i < value.length; i++) {
-      const parsed = item(value[i]);
-      if (parsed === undefined) return undefined;
-      out[i] = parsed;
-    }
-    return out;
+    if (!Array.isArray(value) || value.length > max) return false;
+    for (let i = 0; i < value.length; i++) if (!item(value[i])) return false;
+    return true;
   };
 }
 
 /** A plain object with exactly these keys (own, enumerable), each valid. */
-function fastObject<T>(shape: { [K in keyof T]: Fast<T[K]> }): Fast<T> {
-  const keys = Object.keys(shape) as (keyof T & string)[];
+function checkObject<T>(shape: { [K in keyof T]-?: Check }): Check {
+  const keys = Object.keys(shape);
   return (value) => {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
     const proto = Object.getPrototypeOf(value) as unknown;
-    if (proto !== Object.prototype && proto !== null) return undefined;
-    if (Object.keys(value).length !== keys.length) return undefined;
-    const out = {} as T;
+    if (proto !== Object.prototype && proto !== null) return false;
+    // Counts enumerable keys without allocating Object.keys' array (inherited ones too: more cautious).
+    let count = 0;
+    for (const _key in value) count++;
+    if (count !== keys.length) return false;
     for (const key of keys) {
-      if (!Object.prototype.hasOwnProperty.call(value, key)) return undefined;
-      const parsed = shape[key]((value as Record<string, unknown>)[key]);
-      if (parsed === undefined) return undefined;
-      out[key] = parsed;
+      if (!Object.prototype.hasOwnProperty.call(value, key)) return false;
+      if (!shape[key as keyof T]((value as Record<string, unknown>)[key])) return false;
     }
-    return out;
+    return true;
   };
 }
 
-const fastShare = fastBase64Of(33);
-const fastCiphertext = fastBase64Max(24 + 20 + 23 + 256 + 66 + 16);
-const fastSignature = fastBase64Of(64);
+const checkShare = checkBase64Of(33);
+const checkCiphertext = checkBase64Max(24 + 20 + 23 + 256 + 66 + 16);
+const checkSignature = checkBase64Of(64);
 
-const fastAdvertiseKeys = fastObject<AdvertiseKeys>({
-  type: fastLiteral('advertise'),
-  federationId: fastFederationId,
-  round: fastRound,
-  site: fastSiteId,
-  cPk: fastBase64Of(32),
-  sPk: fastBase64Of(32),
-  signature: fastSignature,
+const checkAdvertiseKeys = checkObject<AdvertiseKeys>({
+  type: checkLiteral('advertise'),
+  federationId: checkFederationId,
+  round: checkRound,
+  site: checkSiteId,
+  cPk: checkBase64Of(32),
+  sPk: checkBase64Of(32),
+  signature: checkSignature,
 });
-const fastShareKeys = fastObject<ShareKeys>({
-  type: fastLiteral('share-keys'),
-  sessionId: fastSessionId,
-  site: fastSiteId,
-  selfMaskCommitment: fastBase64Of(32),
-  shares: fastArray(fastObject({ to: fastSiteId, ciphertext: fastCiphertext }), 254),
+const checkShareKeys = checkObject<ShareKeys>({
+  type: checkLiteral('share-keys'),
+  sessionId: checkSessionId,
+  site: checkSiteId,
+  selfMaskCommitment: checkBase64Of(32),
+  shares: checkArray(
+    checkObject<ShareKeys['shares'][number]>({ to: checkSiteId, ciphertext: checkCiphertext }),
+    254,
+  ),
 });
-const fastMaskedInput = fastObject<MaskedInput>({
-  type: fastLiteral('masked-input'),
-  sessionId: fastSessionId,
-  site: fastSiteId,
-  vector: fastUint32Array,
+const checkMaskedInput = checkObject<MaskedInput>({
+  type: checkLiteral('masked-input'),
+  sessionId: checkSessionId,
+  site: checkSiteId,
+  vector: checkUint32Array,
 });
-const fastConsistency = fastObject<ConsistencySignature>({
-  type: fastLiteral('consistency'),
-  sessionId: fastSessionId,
-  site: fastSiteId,
-  signature: fastSignature,
+const checkConsistency = checkObject<ConsistencySignature>({
+  type: checkLiteral('consistency'),
+  sessionId: checkSessionId,
+  site: checkSiteId,
+  signature: checkSignature,
 });
-const fastRevealed = fastObject({ of: fastSiteId, share: fastShare });
-const fastUnmaskResponse = fastObject<UnmaskResponse>({
-  type: fastLiteral('unmask'),
-  sessionId: fastSessionId,
-  site: fastSiteId,
-  selfMaskShares: fastArray(fastRevealed, 255),
-  keyShares: fastArray(fastRevealed, 255),
+const checkRevealed = checkObject<UnmaskResponse['keyShares'][number]>({
+  of: checkSiteId,
+  share: checkShare,
 });
-const fastAdvertList = fastObject<AdvertList>({
-  type: fastLiteral('adverts'),
-  federationId: fastFederationId,
-  round: fastRound,
-  adverts: fastArray(fastAdvertiseKeys, MAX_SITES),
+const checkUnmaskResponse = checkObject<UnmaskResponse>({
+  type: checkLiteral('unmask'),
+  sessionId: checkSessionId,
+  site: checkSiteId,
+  selfMaskShares: checkArray(checkRevealed, 255),
+  keyShares: checkArray(checkRevealed, 255),
 });
-const fastShareBundle = fastObject<ShareBundle>({
-  type: fastLiteral('shares'),
-  sessionId: fastSessionId,
-  shares: fastArray(fastObject({ from: fastSiteId, ciphertext: fastCiphertext }), 254),
+const checkAdvertList = checkObject<AdvertList>({
+  type: checkLiteral('adverts'),
+  federationId: checkFederationId,
+  round: checkRound,
+  adverts: checkArray(checkAdvertiseKeys, MAX_SITES),
 });
-const fastAliveList = fastObject<AliveList>({
-  type: fastLiteral('alive'),
-  sessionId: fastSessionId,
-  alive: fastArray(fastSiteId, MAX_SITES),
+const checkShareBundle = checkObject<ShareBundle>({
+  type: checkLiteral('shares'),
+  sessionId: checkSessionId,
+  shares: checkArray(
+    checkObject<ShareBundle['shares'][number]>({ from: checkSiteId, ciphertext: checkCiphertext }),
+    254,
+  ),
 });
-const fastUnmaskRequest = fastObject<UnmaskRequest>({
-  type: fastLiteral('unmask-request'),
-  sessionId: fastSessionId,
-  alive: fastArray(fastSiteId, MAX_SITES),
-  dead: fastArray(fastSiteId, MAX_SITES),
-  signatures: fastArray(fastObject({ site: fastSiteId, signature: fastSignature }), MAX_SITES),
+const checkAliveList = checkObject<AliveList>({
+  type: checkLiteral('alive'),
+  sessionId: checkSessionId,
+  alive: checkArray(checkSiteId, MAX_SITES),
+});
+const checkUnmaskRequest = checkObject<UnmaskRequest>({
+  type: checkLiteral('unmask-request'),
+  sessionId: checkSessionId,
+  alive: checkArray(checkSiteId, MAX_SITES),
+  dead: checkArray(checkSiteId, MAX_SITES),
+  signatures: checkArray(
+    checkObject<UnmaskRequest['signatures'][number]>({ site: checkSiteId, signature: checkSignature }),
+    MAX_SITES,
+  ),
 });
 
-const byType = (table: Record<string, Fast<unknown>>): Fast<unknown> => {
+const byType = (table: Record<string, Check>): Check => {
   const map = new Map(Object.entries(table));
   return (value) => {
     const type = (value as { type?: unknown } | null)?.type;
-    return typeof type === 'string' ? map.get(type)?.(value) : undefined;
+    return typeof type === 'string' && (map.get(type)?.(value) ?? false);
   };
 };
 
-/** The fast validator of each schema (exported for the equivalence tests). */
-export const FAST_VALIDATORS = new Map<z.ZodType, Fast<unknown>>([
-  [advertiseKeysSchema, fastAdvertiseKeys],
-  [shareKeysSchema, fastShareKeys],
-  [maskedInputSchema, fastMaskedInput],
-  [consistencySignatureSchema, fastConsistency],
-  [unmaskResponseSchema, fastUnmaskResponse],
-  [advertListSchema, fastAdvertList],
-  [shareBundleSchema, fastShareBundle],
-  [aliveListSchema, fastAliveList],
-  [unmaskRequestSchema, fastUnmaskRequest],
+/** The fast check of each schema (exported for the equivalence tests). */
+export const FAST_CHECKS = new Map<z.ZodType, Check>([
+  [advertiseKeysSchema, checkAdvertiseKeys],
+  [shareKeysSchema, checkShareKeys],
+  [maskedInputSchema, checkMaskedInput],
+  [consistencySignatureSchema, checkConsistency],
+  [unmaskResponseSchema, checkUnmaskResponse],
+  [advertListSchema, checkAdvertList],
+  [shareBundleSchema, checkShareBundle],
+  [aliveListSchema, checkAliveList],
+  [unmaskRequestSchema, checkUnmaskRequest],
   [
     clientMessageSchema,
     byType({
-      advertise: fastAdvertiseKeys,
-      'share-keys': fastShareKeys,
-      'masked-input': fastMaskedInput,
-      consistency: fastConsistency,
-      unmask: fastUnmaskResponse,
+      advertise: checkAdvertiseKeys,
+      'share-keys': checkShareKeys,
+      'masked-input': checkMaskedInput,
+      consistency: checkConsistency,
+      unmask: checkUnmaskResponse,
     }),
   ],
   [
     serverMessageSchema,
     byType({
-      adverts: fastAdvertList,
-      shares: fastShareBundle,
-      alive: fastAliveList,
-      'unmask-request': fastUnmaskRequest,
+      adverts: checkAdvertList,
+      shares: checkShareBundle,
+      alive: checkAliveList,
+      'unmask-request': checkUnmaskRequest,
     }),
   ],
 ]);
 
 /**
- * Validates `value` against `schema` (one of this module's): the fast validator when it accepts, else
- * zod, whose first issue becomes a `malformed` SecAggError.
+ * Validates `value` against `schema` (one of this module's): the value itself when the fast check accepts
+ * it, else zod's output, or zod's first issue as a `malformed` SecAggError.
  */
 export function parseWith<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const fast = FAST_VALIDATORS.get(schema)?.(value);
-  if (fast !== undefined) return fast as T;
+  if (FAST_CHECKS.get(schema)?.(value)) return value as T;
   const result = schema.safeParse(value);
   if (!result.success) {
     const issue = result.error.issues[0];

@@ -130,19 +130,28 @@ export function neighbourhoods(
     return result;
   }
   const key = sodium.crypto_generichash(32, frame(GRAPH_DOMAIN, sessionId), null);
-  const order = shuffle(sorted, key);
-  const n = order.length;
+  // The ring holds positions in `sorted`, so each neighbour list is sorted as numbers (a typed-array sort)
+  // rather than as strings; position order is string order.
+  const positions = sorted.map((_, i) => i);
+  const ring = shuffle(positions, key);
+  const n = ring.length;
+  const list = new Int32Array(k);
   for (let p = 0; p < n; p++) {
-    if (only && !only.has(order[p]!)) continue;
-    const list: string[] = [];
-    for (let d = 1; d <= k / 2; d++) list.push(order[(p + d) % n]!, order[(p - d + n) % n]!);
-    result.set(order[p]!, list.sort());
+    const site = sorted[ring[p]!]!;
+    if (only && !only.has(site)) continue;
+    for (let d = 1; d <= k / 2; d++) {
+      list[2 * d - 2] = ring[(p + d) % n]!;
+      list[2 * d - 1] = ring[(p - d + n) % n]!;
+    }
+    list.sort();
+    const names = Array.from(list, (i) => sorted[i]!);
+    result.set(site, names);
   }
   return result;
 }
 
 /** Fisher–Yates with unbiased (rejection-sampled) indices from a ChaCha20 keystream. */
-function shuffle(items: string[], key: Uint8Array): string[] {
+function shuffle<T>(items: T[], key: Uint8Array): T[] {
   const out = [...items];
   const reader = libsodiumPrg.open(key);
   let pool = new Uint32Array(0);

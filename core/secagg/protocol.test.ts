@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createWorkerMaskEngine } from './mask-engine.node.js';
 import { defaultThreshold } from './params.js';
-import { simulateRound } from './simulate.js';
+import { replayCoordinator, simulateRound, type SimulateOptions } from './simulate.js';
 
 // Sites and the coordinator both use worker threads (2 here; small jobs stay on the calling thread).
 const clientEngine = createWorkerMaskEngine({ workers: 2 });
@@ -39,4 +39,45 @@ describe('exact sums', () => {
       });
     }
   }
+});
+
+describe('the coordinator timed alone (cohort bench secagg)', () => {
+  it('replays a recorded round into a fresh coordinator and gets the same sets and the same exact sum', async () => {
+    const options: SimulateOptions = {
+      n: 12,
+      params: 5000,
+      batchSigned: true,
+      dropouts: { 'share-keys': [1], 'masked-input': [3, 7] },
+      serverEngine,
+      measureTraffic: false,
+    };
+    const sim = await simulateRound({ ...options, clientEngine, record: true });
+    expect(sim.received?.map(({ stage, batched }) => `${stage}${batched ? ' (batch)' : ''}`)).toEqual([
+      'advertise (batch)',
+      'share-keys',
+      'masked-input',
+      'consistency (batch)',
+      'unmask',
+    ]);
+    const replay = await replayCoordinator({ ...options, identities: sim.identities }, sim);
+    expect(replay.exact).toBe(true);
+    expect(replay.result.sum).toEqual(sim.result.sum);
+    expect(replay.result.sets).toEqual(sim.result.sets);
+    expect(replay.result.dropped).toEqual(['site-002', 'site-004', 'site-008']);
+    expect(Object.values(replay.serverStageMs).every((ms) => ms > 0)).toBe(true);
+    // A tampered recording is refused as the live coordinator would refuse it.
+    const unmask = sim.received!.find(({ stage }) => stage === 'unmask')!;
+    unmask.messages = unmask.messages.map(({ from, message }) => ({
+      from,
+      message: { ...(message as object), sessionId: 'x'.repeat(43) },
+    }));
+    await expect(replayCoordinator({ ...options, identities: sim.identities }, sim)).rejects.toThrow(
+      /another session/,
+    );
+  });
+
+  it('needs a recorded round', async () => {
+    const sim = await simulateRound({ n: 3, params: 10, clientEngine, serverEngine, measureTraffic: false });
+    await expect(replayCoordinator({ params: 10 }, sim)).rejects.toThrow(/record: true/);
+  });
 });

@@ -443,9 +443,8 @@ export class SecAggServer {
       // SecAgg+: a site counts only its own neighbourhood's signatures, so send just those (sorted).
       const signatures = complete
         ? all.map((entry) => ({ ...entry }))
-        : [...this.neighbourhood.get(to)!]
+        : withSite(this.graph.get(to)!, to)
             .filter((site) => this.signatures.has(site))
-            .sort()
             .map((site) => ({ site, signature: this.signatures.get(site)! }));
       return { to, message: { type: 'unmask-request', sessionId: this.sidText, alive, dead, signatures } };
     });
@@ -545,6 +544,13 @@ export class SecAggServer {
     if (count < this.params.threshold)
       refuse('below-threshold', `${count} ${what}, threshold ${this.params.threshold}`);
   }
+}
+
+/** A sorted list of sites with `site` inserted in order (N[u] from u's sorted neighbours). */
+function withSite(sorted: readonly string[], site: string): string[] {
+  let at = 0;
+  while (at < sorted.length && sorted[at]! < site) at++;
+  return [...sorted.slice(0, at), site, ...sorted.slice(at)];
 }
 
 function push(map: Map<string, Uint8Array[]>, key: string, value: Uint8Array): void {

@@ -79,6 +79,11 @@ export interface SimulateOptions extends Omit<SecAggOptions, 'vectorLength'> {
    * one `receive` per message; other stages are delivered as they come. Default false.
    */
   batchSigned?: boolean;
+  /**
+   * Keep every message the coordinator received, per stage (`SimulationResult.received`), so
+   * `replayCoordinator` can time the coordinator alone. It holds every masked input until then.
+   */
+  record?: boolean;
 }
 
 export interface SimulationResult {
@@ -103,6 +108,38 @@ export interface SimulationResult {
   identities: SiteIdentity[];
   /** The coordinator, after the round (its graph, sets, session id). */
   server: SecAggServer;
+  /** With `record`: the messages the coordinator received, per stage in order, and how they were handed over. */
+  received?: ReceivedStage[];
+}
+
+export interface ReceivedStage {
+  stage: DropStage;
+  /** Handed over in one `receiveAll` (a signed stage with `batchSigned`), else one `receive` each. */
+  batched: boolean;
+  messages: { from: string; message: unknown }[];
+}
+
+/** The coordinator of a simulated round: the same configuration every time for the same options. */
+function coordinatorFor(options: SimulateOptions, identities: readonly SiteIdentity[]): SecAggServer {
+  return new SecAggServer({ ...commonConfig(options, identities), engine: options.serverEngine });
+}
+
+function commonConfig(options: SimulateOptions, identities: readonly SiteIdentity[]) {
+  const session: SessionInfo = {
+    federationId: 'sim',
+    round: 1,
+    modelHash: 'model',
+    configHash: 'config',
+    ...options.session,
+  };
+  return {
+    vectorLength: options.params,
+    threshold: options.threshold,
+    neighbours: options.neighbours,
+    neighbourhoodThreshold: options.neighbourhoodThreshold,
+    session,
+    roster: Object.fromEntries(identities.map((id) => [id.siteId, id.publicKey])),
+  };
 }
 
 /**
@@ -113,23 +150,8 @@ export interface SimulationResult {
 export async function simulateRound(options: SimulateOptions): Promise<SimulationResult> {
   const identities = options.identities ?? makeIdentities(options.n ?? 0);
   const sites = identities.map((id) => id.siteId);
-  const roster = Object.fromEntries(identities.map((id) => [id.siteId, id.publicKey]));
-  const session: SessionInfo = {
-    federationId: 'sim',
-    round: 1,
-    modelHash: 'model',
-    configHash: 'config',
-    ...options.session,
-  };
-  const common = {
-    vectorLength: options.params,
-    threshold: options.threshold,
-    neighbours: options.neighbours,
-    neighbourhoodThreshold: options.neighbourhoodThreshold,
-    session,
-    roster,
-  };
-  const server = new SecAggServer({ ...common, engine: options.serverEngine });
+  const common = commonConfig(options, identities);
+  const server = coordinatorFor(options, identities);
   const clients = new Map(
     identities.map((id) => [
       id.siteId,
@@ -183,6 +205,13 @@ export async function simulateRound(options: SimulateOptions): Promise<Simulatio
     if (message.type === 'masked-input') addVectors(expected, inputs.get(site)!);
     if (message.type === 'masked-input') inputs.delete(site);
   };
+  const received: ReceivedStage[] = [];
+  const record = (stage: DropStage, batched: boolean, messages: { from: string; message: unknown }[]) => {
+    if (!options.record) return;
+    const last = received.at(-1);
+    if (last?.stage === stage && last.batched === batched) last.messages.push(...messages);
+    else received.push({ stage, batched, messages: [...messages] });
+  };
   /** Messages held back for one `receiveAll` (batchSigned), in arrival order. */
   let held: { from: string; message: unknown; sent: ClientMessage }[] = [];
   const send = (site: string, message: ClientMessage) => {
@@ -194,6 +223,7 @@ export async function simulateRound(options: SimulateOptions): Promise<Simulatio
       return;
     }
     const stage = server.stage as DropStage;
+    record(stage, false, [{ from: site, message: received }]);
     const started = performance.now();
     const cpuStarted = cpu();
     try {
@@ -208,6 +238,7 @@ export async function simulateRound(options: SimulateOptions): Promise<Simulatio
     const batch = held;
     held = [];
     const stage = server.stage as DropStage;
+    record(stage, true, batch);
     const started = performance.now();
     const cpuStarted = cpu();
     const errors = await server.receiveAll(batch);
@@ -294,6 +325,65 @@ export async function simulateRound(options: SimulateOptions): Promise<Simulatio
     refusals,
     identities,
     server,
+    received: options.record ? received : undefined,
+  };
+}
+
+export interface CoordinatorTiming {
+  result: SecAggResult;
+  /** The replayed round's sum equals the simulated round's plain sum, bit for bit. */
+  exact: boolean;
+  serverMs: number;
+  serverStageMs: Record<DropStage, number>;
+  serverCpuMs: number;
+}
+
+/**
+ * Times the coordinator alone: a fresh coordinator with the same configuration is handed the messages a
+ * recorded simulation's coordinator received (`record: true`), stage by stage, back to back and in the
+ * same way (`receive` or `receiveAll`), and closes each stage. The coordinator is deterministic in its
+ * input, so it computes the same round; what differs is only that the sites' work no longer runs between
+ * its calls, sharing its thread, heap and caches, as it never does in a deployment.
+ */
+export async function replayCoordinator(
+  options: SimulateOptions,
+  sim: SimulationResult,
+): Promise<CoordinatorTiming> {
+  if (!sim.received) throw new Error('replayCoordinator needs a simulation run with record: true');
+  const server = coordinatorFor(options, sim.identities);
+  const cpu = options.cpuClock ?? (() => 0);
+  const serverStageMs = Object.fromEntries(DROP_STAGES.map((stage) => [stage, 0])) as Record<
+    DropStage,
+    number
+  >;
+  let serverMs = 0;
+  let serverCpuMs = 0;
+  let result: SecAggResult | undefined;
+  for (const stage of DROP_STAGES) {
+    const started = performance.now();
+    const cpuStarted = cpu();
+    for (const { batched, messages } of sim.received.filter((entry) => entry.stage === stage)) {
+      if (batched) {
+        const refused = (await server.receiveAll(messages)).find((error) => error !== undefined);
+        if (refused) throw refused;
+      } else {
+        for (const { from, message } of messages) server.receive(from, message);
+      }
+    }
+    const output = await server.closeStage();
+    result = output.result;
+    const ms = performance.now() - started;
+    serverStageMs[stage] = ms;
+    serverMs += ms;
+    serverCpuMs += cpu() - cpuStarted;
+  }
+  if (!result) throw new Error('the replayed round did not finish');
+  return {
+    result,
+    exact: equalWords(result.sum, sim.expected),
+    serverMs,
+    serverStageMs,
+    serverCpuMs,
   };
 }
 
