@@ -468,8 +468,14 @@ export class SecAggServer {
     };
     for (const { of } of message.selfMaskShares) check(of, true);
     for (const { of } of message.keyShares) check(of, false);
-    for (const { of, share } of message.selfMaskShares) push(this.selfMaskShares, of, fromBase64(share));
-    for (const { of, share } of message.keyShares) push(this.keyShares, of, fromBase64(share));
+    // Every share decoded before any is kept, so a refused message leaves nothing behind. Reconstruction
+    // uses the first t shares of each secret, so later ones are checked and dropped.
+    const decode = ({ of, share }: { of: string; share: string }) => ({ of, share: fromBase64(share) });
+    const selfMaskShares = message.selfMaskShares.map(decode);
+    const keyShares = message.keyShares.map(decode);
+    const t = this.params.neighbourhoodThreshold;
+    for (const { of, share } of selfMaskShares) keepUpTo(this.selfMaskShares, of, share, t);
+    for (const { of, share } of keyShares) keepUpTo(this.keyShares, of, share, t);
     this.responders.add(u);
   }
 
@@ -484,7 +490,7 @@ export class SecAggServer {
     for (const { shares, what } of shareSets) {
       if (shares.length < t) refuse('below-threshold', `${shares.length} shares of ${what}, need ${t}`);
     }
-    const sets = shareSets.map(({ shares }) => shares.slice(0, t));
+    const sets = shareSets.map(({ shares }) => shares);
     let secrets: Uint8Array[];
     try {
       secrets = this.engine.combineShares ? await this.engine.combineShares(sets) : await combineAll(sets);
@@ -553,10 +559,10 @@ function withSite(sorted: readonly string[], site: string): string[] {
   return [...sorted.slice(0, at), site, ...sorted.slice(at)];
 }
 
-function push(map: Map<string, Uint8Array[]>, key: string, value: Uint8Array): void {
+function keepUpTo(map: Map<string, Uint8Array[]>, key: string, value: Uint8Array, limit: number): void {
   const list = map.get(key);
-  if (list) list.push(value);
-  else map.set(key, [value]);
+  if (!list) map.set(key, [value]);
+  else if (list.length < limit) list.push(value);
 }
 
 function messageStage(message: ClientMessage): ServerStage {
