@@ -67,9 +67,8 @@ describe('federated rounds over the network', () => {
   it('runs a secure round without a site that declined to join: only the joined sites are waited for and summed', async () => {
     const federation = await federationOf(3);
     running.push(federation);
-    await createFederation(federation.server, 'fed-decline', {
-      secure: { enabled: true, clipNorm: 1, threshold: 2 },
-    });
+    // The default threshold: over the three invited sites it would be 3, over the two that join it is 2.
+    await createFederation(federation.server, 'fed-decline', { secure: { enabled: true, clipNorm: 1 } });
     const declining = federation.sites[2]!;
     await declining.storeRemote.setSetting(PARTICIPATION_SETTING, {
       participate: false,
@@ -77,8 +76,9 @@ describe('federated rounds over the network', () => {
       autoAcceptRoster: true,
     });
     const outcome = await federation.server.rounds.runRound('fed-decline');
-    // The sites build their secure-aggregation session from the announced participants; the coordinator
-    // must too, or their session ids differ and every share-keys message is refused.
+    // The sites build their secure-aggregation session from the round-roster frame (the joined sites), the
+    // coordinator from the same list: otherwise their session ids differ and every share-keys message is
+    // refused, or the declined site counts against the threshold and the round stops at the adverts.
     expect(outcome.status, outcome.reason ?? '').toBe('completed');
     expect(outcome.included).toHaveLength(2);
     const declinedId = (await declining.status()).site?.id;

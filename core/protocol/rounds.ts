@@ -34,6 +34,19 @@ export const roundOpenSchema = z.strictObject({
   trainBy: isoTime,
 });
 
+/**
+ * Sent to the sites that joined, when joining closes: the round's participants from then on. Secure
+ * aggregation's roster is exactly this list (its threshold, session_id and the update encoding's bits are
+ * computed over it), so a site that declined or went away does not count against the threshold.
+ */
+export const roundRosterSchema = z.strictObject({
+  type: z.literal('round-roster'),
+  federationId,
+  round,
+  /** The sites that joined, sorted; a subset of round-open's participants. */
+  participants: z.array(z.string().max(128)).min(1).max(100_000),
+});
+
 export const roundResultSchema = z.strictObject({
   type: z.literal('round-result'),
   federationId,
@@ -58,6 +71,7 @@ export const versionAvailableSchema = z.strictObject({
 
 export const coordinatorRoundMessageSchema = z.discriminatedUnion('type', [
   roundOpenSchema,
+  roundRosterSchema,
   roundResultSchema,
   versionAvailableSchema,
 ]);
@@ -97,6 +111,7 @@ export const siteRoundMessageSchema = z.discriminatedUnion('type', [
 ]);
 
 export type RoundOpen = z.infer<typeof roundOpenSchema>;
+export type RoundRoster = z.infer<typeof roundRosterSchema>;
 export type RoundResult = z.infer<typeof roundResultSchema>;
 export type VersionAvailable = z.infer<typeof versionAvailableSchema>;
 export type CoordinatorRoundMessage = z.infer<typeof coordinatorRoundMessageSchema>;

@@ -83,8 +83,6 @@ interface ActiveRound {
   left: Set<string>;
   plainUpdates: Map<string, SiteContribution>;
   secagg: SecAggServer | undefined;
-  /** Secure-aggregation messages that arrived before the join stage closed (sites advertise as they join). */
-  early: { siteId: string; frame: Record<string, unknown> }[];
   /** Site messages not yet handed to the coordinator, and the pass that will (see `deliverToSecAgg`). */
   secaggQueue: { from: string; message: unknown }[];
   secaggDraining: Promise<void> | undefined;
@@ -188,7 +186,6 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
       left: new Set(),
       plainUpdates: new Map(),
       secagg: undefined,
-      early: [],
       secaggQueue: [],
       secaggDraining: undefined,
       wake: () => undefined,
@@ -265,19 +262,25 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
         );
 
       // A site that declined or went away before the join stage closed takes no further part: no stage
-      // waits for it, and it never appears in U1.
+      // waits for it, and it is not in secure aggregation's roster, so it does not count against the
+      // threshold (of three sites with one declining, the other two can still finish the round).
       for (const site of candidates) if (!joined.includes(site)) active.left.add(site);
       const dimension = evaluateOnly ? 0 : base.shared.byteLength / 4;
-      // The sites build their secure-aggregation client and encoding from the round-open frame's
-      // participants, so the coordinator must use the same list: the roster size is bound into session_id
-      // and the participant count sets the encoding's bits. Sites that did not join simply never advertise.
-      const spec = roundEncodingSpec(config.secure.clipNorm, candidates.length);
+      // The joined sites build their secure-aggregation client and the encoding from the round-roster
+      // frame below, and the coordinator from the same list: the roster size is bound into session_id and
+      // the participant count sets the encoding's bits.
+      const spec = roundEncodingSpec(config.secure.clipNorm, joined.length);
+      const roster = encodeFrame({ type: 'round-roster', federationId, round, participants: joined });
       let aggregate: RoundAggregate;
       if (config.secure.enabled) {
+        if (config.secure.threshold && joined.length < config.secure.threshold)
+          return await abort(
+            `only ${joined.length} site(s) joined; secure aggregation needs at least ${config.secure.threshold}`,
+          );
         const server = new SecAggServer({
           session: { federationId, round, modelHash: base.hash, configHash: federation.configHash },
           roster: Object.fromEntries(
-            candidates.map((site) => [site, decodeKey(enrolled.get(site)!.identityPublicKey)]),
+            joined.map((site) => [site, decodeKey(enrolled.get(site)!.identityPublicKey)]),
           ),
           vectorLength: encodedLength(dimension, spec),
           ...(config.secure.threshold ? { threshold: config.secure.threshold } : {}),
@@ -285,9 +288,7 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
           ...(this.maskEngine ? { engine: this.maskEngine } : {}),
         });
         active.secagg = server;
-        for (const { siteId, frame } of active.early.splice(0)) {
-          if (joined.includes(siteId)) this.deliverToSecAgg(active, server, siteId, frame);
-        }
+        for (const site of joined) this.sessions.send(site, roster);
         const sum = await this.driveSecAgg(active, server, config, trainBy, timings);
         if (typeof sum === 'string') return await abort(sum);
         included = sum.included;
@@ -296,6 +297,7 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
         aggregate = decodeAggregate(sum.sum, dimension, spec);
         timings.aggregateMs = Date.now() - decodeStart;
       } else {
+        for (const site of joined) this.sessions.send(site, roster);
         const stageStart = Date.now();
         this.emit('event', {
           type: 'round-stage',
@@ -463,8 +465,11 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
     }
     try {
       if (SECAGG_CLIENT_TYPES.has(frame.type)) {
-        if (active.secagg) this.deliverToSecAgg(active, active.secagg, siteId, frame);
-        else if (active.early.length < 10 * active.participants.size) active.early.push({ siteId, frame });
+        // Sites start secure aggregation when the roster arrives, which is sent once the coordinator's
+        // side exists: anything earlier, or from a site not in the roster, is a protocol violation.
+        if (!active.secagg || active.left.has(siteId))
+          throw new Error(`${frame.type} from a site outside the round's secure-aggregation roster`);
+        this.deliverToSecAgg(active, active.secagg, siteId, frame);
       } else if (frame.type === 'round-join') {
         const join = roundJoinSchema.parse(frame);
         if (!active.joins.has(siteId)) active.joins.set(siteId, join.accept);

@@ -52,7 +52,14 @@ afterEach(async () => {
   await Promise.all(stores.splice(0).map((store) => store.close()));
 });
 
-async function site() {
+/** A trainer that never finishes: the round stays in training while the test plays the coordinator. */
+const pendingTrainer = () => ({
+  train: () => new Promise<never>(() => undefined),
+  evaluate: () => new Promise<never>(() => undefined),
+  close: async () => undefined,
+});
+
+async function site(options: { trainer?: typeof pendingTrainer } = {}) {
   const store = await openSiteStoreWorker(join(mkdtempSync(join(tmpdir(), 'cohort-fc-')), 'site.db'));
   stores.push(store);
   const identity = await generateIdentity();
@@ -74,13 +81,15 @@ async function site() {
     identity,
     enrollment,
     loadBase: async () => base,
-    trainer: () => {
-      throw new Error('no training in these tests');
-    },
+    trainer:
+      options.trainer ??
+      (() => {
+        throw new Error('no training in these tests');
+      }),
   });
   const events: FederationEvent[] = [];
   client.on('event', (event) => events.push(event));
-  return { store, connection, client, events };
+  return { store, connection, client, events, identity };
 }
 
 function federationConfig(overrides: Partial<FederationConfig> = {}): FederationConfig {
@@ -212,4 +221,74 @@ describe('the site checks every global version before using it', () => {
       .poll(() => connection.sent.find((m) => m.type === 'round-join'))
       .toMatchObject({ accept: false, reason: 'the site operator has paused participation' });
   });
+});
+
+describe('the round roster (the sites that joined)', () => {
+  async function joinedRound(participants: string[]) {
+    const { store, connection, client, identity } = await site({ trainer: pendingTrainer });
+    await store.remote.setSetting(PARTICIPATION_SETTING, {
+      participate: true,
+      window: null,
+      autoAcceptRoster: true,
+    });
+    const config = federationConfig({ minSites: 2 });
+    const good = await versionFrame(coordinator, config);
+    const keys = Object.fromEntries(
+      await Promise.all(
+        participants.map(async (id) => [
+          id,
+          encodeKey(id === 'site-a' ? identity.publicKey : (await generateIdentity()).publicKey),
+        ]),
+      ),
+    );
+    connection.deliver({
+      type: 'round-open',
+      federationId: 'fed',
+      round: 1,
+      mode: 'train',
+      config: good.config,
+      configHash: good.configHash,
+      version: good.version,
+      shared: good.shared,
+      participants,
+      identityKeys: keys,
+      joinBy: new Date(Date.now() + 10_000).toISOString(),
+      trainBy: new Date(Date.now() + 60_000).toISOString(),
+    });
+    await expect
+      .poll(() => connection.sent.find((m) => m.type === 'round-join'))
+      .toMatchObject({ accept: true });
+    // Secure aggregation starts only with the roster: no advert yet.
+    expect(connection.sent.some((m) => m.type === 'advertise')).toBe(false);
+    return { connection, client };
+  }
+
+  it('advertises keys for exactly the sites that joined, once the roster arrives', async () => {
+    const { connection } = await joinedRound(['site-a', 'site-b', 'site-c']);
+    connection.deliver({
+      type: 'round-roster',
+      federationId: 'fed',
+      round: 1,
+      participants: ['site-a', 'site-c'],
+    });
+    await expect
+      .poll(() => connection.sent.find((m) => m.type === 'advertise'))
+      .toMatchObject({ site: 'site-a' });
+    expect(connection.sent.some((m) => m.type === 'round-leave')).toBe(false);
+  });
+
+  const refused: [string, string[], RegExp][] = [
+    ['without this site', ['site-b', 'site-c'], /this site is not in it/],
+    ['with a site the round was not opened to', ['site-a', 'site-x'], /not opened to/],
+    ['below the federation’s minimum', ['site-a'], /minimum is 2/],
+  ];
+  for (const [what, participants, reason] of refused) {
+    it(`leaves the round on a roster ${what}`, async () => {
+      const { connection, client } = await joinedRound(['site-a', 'site-b', 'site-c']);
+      connection.deliver({ type: 'round-roster', federationId: 'fed', round: 1, participants });
+      await expect.poll(() => connection.sent.find((m) => m.type === 'round-leave')?.reason).toMatch(reason);
+      expect(client.refusal?.message).toMatch(reason);
+      expect(connection.sent.some((m) => m.type === 'advertise')).toBe(false);
+    });
+  }
 });

@@ -20,10 +20,12 @@ import {
   encodeFrame,
   floatBits,
   roundOpenSchema,
+  roundRosterSchema,
   roundResultSchema,
   versionAvailableSchema,
   type RoundFrame,
   type RoundOpen,
+  type RoundRoster,
   type SiteRoundMessage,
 } from '../../core/protocol/rounds.js';
 import {
@@ -58,6 +60,10 @@ export class VersionRefused extends Error {
 
 interface RoundRun {
   open: RoundOpen;
+  /** The identity keys of round-open's participants, as this site approved them. */
+  identityKeys: Record<string, string>;
+  /** The sites that joined (the round-roster frame): secure aggregation's roster and the encoding's count. */
+  participants: string[] | undefined;
   startedAt: string;
   controller: AbortController;
   secagg: SecAggClient | undefined;
@@ -253,6 +259,8 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
       }
       case 'round-open':
         return this.onRoundOpen(roundOpenSchema.parse(frame));
+      case 'round-roster':
+        return this.onRoundRoster(roundRosterSchema.parse(frame));
       case 'round-result':
         return this.onRoundResult(roundResultSchema.parse(frame));
       default:
@@ -417,6 +425,8 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
     ]);
     const run: RoundRun = {
       open,
+      identityKeys: roster,
+      participants: undefined,
       startedAt: new Date().toISOString(),
       controller,
       secagg: undefined,
@@ -454,34 +464,9 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
       detail: `${open.participants.length} sites invited`,
     });
 
-    const evaluateOnly = open.mode === 'evaluate';
-    if (config.secure.enabled) {
-      const dimension = evaluateOnly ? 0 : open.shared.length;
-      const spec = roundEncodingSpec(config.secure.clipNorm, open.participants.length);
-      run.secagg = new SecAggClient({
-        session: {
-          federationId: open.federationId,
-          round: open.round,
-          modelHash: open.version.hash,
-          configHash: open.configHash,
-        },
-        siteId,
-        identitySecretKey: this.options.identity.secretKey,
-        roster: Object.fromEntries(open.participants.map((id) => [id, decodeKey(roster[id]!)])),
-        vectorLength: encodedLength(dimension, spec),
-        ...(config.secure.threshold ? { threshold: config.secure.threshold } : {}),
-        ...(config.secure.neighbours ? { neighbours: config.secure.neighbours } : {}),
-        ...(this.options.maskEngine ? { engine: this.options.maskEngine } : {}),
-      });
-      const started = performance.now();
-      const advert = run.secagg.advertise();
-      run.secaggMs += performance.now() - started;
-      this.send(advert);
-    }
-
-    // The TLS socket writes the advert out on a later turn of the event loop; preparing the local round
-    // holds this thread for a while (measured: the adverts reached the coordinator 0.1–0.4 s late, and
-    // the whole stage waited for them). So the advert goes out first.
+    // The TLS socket writes the join out on a later turn of the event loop; preparing the local round
+    // holds this thread for a while (measured: such frames reached the coordinator 0.1–0.4 s late, and
+    // the whole stage waited for them). So the join goes out first.
     await new Promise<void>((resolve) => setImmediate(resolve));
     if (run.finished || this.run !== run) return;
     run.pipeline = runLocalRound({
@@ -494,7 +479,7 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
       train,
       validation,
       seed: (config.seed ^ stableHash32(`${siteId}:${open.round}`)) >>> 0,
-      evaluateOnly,
+      evaluateOnly: open.mode === 'evaluate',
       trainer: this.options.trainer(),
       ...(this.options.threads ? { threads: this.options.threads } : {}),
       signal: controller.signal,
@@ -512,6 +497,59 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
       (result) => this.onTrained(run, result),
       (error: Error) => this.leave(run, `local training failed: ${error.message}`),
     );
+  }
+
+  /**
+   * Joining closed: these sites take part. In secure mode this site now starts secure aggregation over
+   * exactly them (the coordinator does the same), after checking the list could be an honest one: a
+   * subset of the sites the round was opened to, this site among them, and at least the federation's
+   * minimum (a smaller roster would lower the threshold below what the consortium agreed to).
+   */
+  private async onRoundRoster(message: RoundRoster): Promise<void> {
+    const run = this.run;
+    const { open } = run ?? {};
+    if (!run || !open || run.finished || message.federationId !== open.federationId) return;
+    if (message.round !== open.round || run.participants) return;
+    const siteId = this.options.enrollment.siteId;
+    const invited = new Set(open.participants);
+    const minimum = Math.max(2, open.config.minSites);
+    const problem = !message.participants.includes(siteId)
+      ? 'this site is not in it'
+      : message.participants.some((id) => !invited.has(id))
+        ? 'it names a site the round was not opened to'
+        : new Set(message.participants).size !== message.participants.length
+          ? 'it names a site twice'
+          : message.participants.length < minimum
+            ? `${message.participants.length} site(s), the federation's minimum is ${minimum}`
+            : undefined;
+    if (problem) {
+      this.refuse(`round ${open.round}: the coordinator's roster was refused: ${problem}`);
+      return this.leave(run, `refused by this site: the round's roster: ${problem}`);
+    }
+    run.participants = [...message.participants].sort();
+    const config = open.config;
+    if (!config.secure.enabled) return;
+    const dimension = open.mode === 'evaluate' ? 0 : open.shared.length;
+    const spec = roundEncodingSpec(config.secure.clipNorm, run.participants.length);
+    run.secagg = new SecAggClient({
+      session: {
+        federationId: open.federationId,
+        round: open.round,
+        modelHash: open.version.hash,
+        configHash: open.configHash,
+      },
+      siteId,
+      identitySecretKey: this.options.identity.secretKey,
+      roster: Object.fromEntries(run.participants.map((id) => [id, decodeKey(run.identityKeys[id]!)])),
+      vectorLength: encodedLength(dimension, spec),
+      ...(config.secure.threshold ? { threshold: config.secure.threshold } : {}),
+      ...(config.secure.neighbours ? { neighbours: config.secure.neighbours } : {}),
+      ...(this.options.maskEngine ? { engine: this.options.maskEngine } : {}),
+    });
+    const started = performance.now();
+    const advert = run.secagg.advertise();
+    run.secaggMs += performance.now() - started;
+    this.send(advert);
   }
 
   /** The approved identity keys of the round's sites, or why this site will not run with them. */
@@ -597,7 +635,7 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
     if (!run.pendingShares || !run.result || run.finished || !run.secagg) return;
     const bundle = run.pendingShares;
     run.pendingShares = undefined;
-    const spec = roundEncodingSpec(run.open.config.secure.clipNorm, run.open.participants.length);
+    const spec = roundEncodingSpec(run.open.config.secure.clipNorm, run.participants!.length);
     run.secagg.setInput(encodeContribution(run.result.contribution, spec));
     await this.answer(run, bundle);
   }
