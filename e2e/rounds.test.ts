@@ -88,6 +88,25 @@ describe('federated rounds over the network', () => {
     expect(outcome.version?.version).toBe(1);
   });
 
+  it('says why a round could not start: each declining site and its reason', async () => {
+    const federation = await federationOf(3);
+    running.push(federation);
+    await createFederation(federation.server, 'fed-paused', { minSites: 2 });
+    for (const paused of federation.sites.slice(1))
+      await paused.storeRemote.setSetting(PARTICIPATION_SETTING, {
+        participate: false,
+        window: null,
+        autoAcceptRoster: true,
+      });
+    const outcome = await federation.server.rounds.runRound('fed-paused');
+    expect(outcome.status).toBe('aborted');
+    expect(outcome.reason).toMatch(/^only 1 site\(s\) joined; the federation needs at least 2 \(/);
+    for (const paused of federation.sites.slice(1)) {
+      const id = (await paused.status()).site!.id;
+      expect(outcome.reason).toContain(`${id}: the site operator has paused participation`);
+    }
+  });
+
   it('gives the same global model with secure aggregation on and off, up to the quantization bound', async () => {
     const federation = await federationOf(3);
     running.push(federation);

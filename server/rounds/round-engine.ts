@@ -79,6 +79,8 @@ interface ActiveRound {
   round: number;
   participants: Set<string>;
   joins: Map<string, boolean>;
+  /** Why sites declined, in their words (for the abort reason when too few joined). */
+  declines: Map<string, string>;
   /** Sites out of the round: those that sent round-leave, and those that had not joined when joining closed. */
   left: Set<string>;
   plainUpdates: Map<string, SiteContribution>;
@@ -183,6 +185,7 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
       round,
       participants: new Set(candidates),
       joins: new Map(),
+      declines: new Map(),
       left: new Set(),
       plainUpdates: new Map(),
       secagg: undefined,
@@ -218,7 +221,9 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
         for (const site of this.sessions.connectedIds()) await this.sendLatestVersions(site);
       return result;
     };
-    const abort = async (reason: string) => {
+    const abort = async (why: string) => {
+      // The round-result frame carries at most 500 characters of reason (many sites' decline reasons).
+      const reason = why.length > 500 ? `${why.slice(0, 499)}…` : why;
       await this.store.abortRound(
         { federationId, round, finishedAt: new Date().toISOString(), included, dropped, timings },
         reason,
@@ -256,10 +261,15 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
       );
       timings.joinMs = Date.now() - started;
       const joined = candidates.filter((s) => active.joins.get(s) === true && this.reachable(active, s));
-      if (joined.length < config.minSites)
+      if (joined.length < config.minSites) {
+        const why = [...active.declines].map(([site, reason]) => `${site}: ${reason}`);
+        const silent = candidates.filter((s) => !active.joins.has(s));
+        if (silent.length > 0) why.push(`no answer from ${silent.join(', ')}`);
         return await abort(
-          `only ${joined.length} site(s) joined; the federation needs at least ${config.minSites}`,
+          `only ${joined.length} site(s) joined; the federation needs at least ${config.minSites}` +
+            (why.length > 0 ? ` (${why.join('; ')})` : ''),
         );
+      }
 
       // A site that declined or went away before the join stage closed takes no further part: no stage
       // waits for it, and it is not in secure aggregation's roster, so it does not count against the
@@ -472,7 +482,10 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
         this.deliverToSecAgg(active, active.secagg, siteId, frame);
       } else if (frame.type === 'round-join') {
         const join = roundJoinSchema.parse(frame);
-        if (!active.joins.has(siteId)) active.joins.set(siteId, join.accept);
+        if (!active.joins.has(siteId)) {
+          active.joins.set(siteId, join.accept);
+          if (!join.accept) active.declines.set(siteId, join.reason ?? 'no reason given');
+        }
         if (!join.accept)
           void this.store.audit('round-declined', siteId, { round: active.round, reason: join.reason });
       } else if (frame.type === 'round-leave') {
