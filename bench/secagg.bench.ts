@@ -25,7 +25,7 @@ import { split } from 'shamir-secret-sharing';
 
 const COMMAND = 'cohort bench secagg';
 /** Replays of the coordinator alone (median reported). */
-const REPLAYS = 3;
+const REPLAYS = 5;
 /** Above this many bytes of masked inputs the round is not recorded, and the coordinator not replayed. */
 const MAX_RECORDED_BYTES = 2 ** 31;
 const USAGE = `usage: ${COMMAND} --sites N --params M [--dropout F] [--neighbours K] [--json FILE]
