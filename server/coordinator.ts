@@ -7,7 +7,7 @@ import { loadCoordinatorConfig, type CoordinatorConfig } from './data-dir.js';
 import { buildCoordinatorApp } from './http/coordinator-app.js';
 import type { SiteSessions } from './http/site-sessions.js';
 import { openCoordinatorStoreWorker } from './store/open-store.js';
-import { RoundEngine } from './rounds/round-engine.js';
+import { RoundEngine, type RoundEvent } from './rounds/round-engine.js';
 import { defaultFederationConfig, initialSharedVector } from './federations.js';
 import { normalizeAnswerSet } from '../core/ml/adapter.js';
 import { defaultBaseModelDir, loadBaseModel } from '../core/ml/base-model.node.js';
@@ -87,10 +87,31 @@ export async function startCoordinator(options: {
     store: store.remote,
     app,
     async close() {
+      const roundEnded = rounds!.runningRound ? roundFinished(rounds!, 10_000) : undefined;
+      rounds!.stop('coordinator shut down');
       sessions.closeAll(CLOSE_CODES.shuttingDown, 'coordinator shutting down');
+      // The round in flight aborts as its sites go away; its record must reach the store before the store
+      // closes (a round left running is only closed at the next start, as interrupted by a restart).
+      await roundEnded;
       await app.close();
       await maskEngine.close();
       await store.close();
     },
   };
+}
+
+/** Resolves when the running round has finished, or after `timeoutMs` (a site slow to close its socket). */
+function roundFinished(rounds: RoundEngine, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      rounds.off('event', onEvent);
+      resolve();
+    };
+    const onEvent = (event: RoundEvent) => {
+      if (event.type === 'round-finished') done();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    rounds.on('event', onEvent);
+  });
 }
