@@ -3,7 +3,12 @@ import type { FastifyInstance } from 'fastify';
 import { readIdentityKeyFile } from '../core/crypto/key-file.node.js';
 import { CLOSE_CODES } from '../core/protocol/session.js';
 import { CliError } from '../core/cli/errors.js';
-import { loadCoordinatorConfig, type CoordinatorConfig } from './data-dir.js';
+import {
+  loadCoordinatorConfig,
+  removeListeningFile,
+  writeListeningFile,
+  type CoordinatorConfig,
+} from './data-dir.js';
 import { buildCoordinatorApp } from './http/coordinator-app.js';
 import type { SiteSessions } from './http/site-sessions.js';
 import { openCoordinatorStoreWorker } from './store/open-store.js';
@@ -78,8 +83,12 @@ export async function startCoordinator(options: {
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   await store.remote.audit('coordinator-started', null, { port });
+  const inUrl = (address: string) => (address.includes(':') ? `[${address}]` : address);
+  // Admin commands on this machine reach a wildcard address through loopback.
+  const adminHost = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  writeListeningFile(paths, `https://${inUrl(adminHost)}:${port}`);
   return {
-    url: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: `https://${inUrl(host)}:${port}`,
     port,
     config,
     sessions,
@@ -93,6 +102,7 @@ export async function startCoordinator(options: {
       // The round in flight aborts as its sites go away; its record must reach the store before the store
       // closes (a round left running is only closed at the next start, as interrupted by a restart).
       await roundEnded;
+      removeListeningFile(paths);
       await app.close();
       await maskEngine.close();
       await store.close();
