@@ -86,6 +86,39 @@ describe('cohort CLI bad input', () => {
       run('site', 'serve', '--data-dir', tempDir(), '--port', 'abc'),
       /--port must be an integer/,
     );
+    // Negative numbers reach the commands' range checks instead of parseArgs' "ambiguous" refusal.
+    expectOneLineError(
+      run('site', 'serve', '--data-dir', tempDir(), '--port', '-5'),
+      /^cohort: error: site serve: --port must be an integer from 0 to 65535 \(got '-5'\)$/,
+    );
+    expectOneLineError(
+      run(
+        'server',
+        'federation',
+        'create',
+        '--data-dir',
+        initialised,
+        '--id',
+        'f',
+        '--answers',
+        'synth',
+        '--lr',
+        '-1',
+      ),
+      /^cohort: error: server federation create: --lr must be a number in \(0, 1\] \(got '-1'\)$/,
+    );
+    expectOneLineError(
+      run('bench', 'secagg', '--sites', '10', '--params', '10', '--neighbours', '3'),
+      /^cohort: error: bench secagg: neighbours must be an even integer ≥ 2 \(got 3\)$/,
+    );
+    expectOneLineError(
+      run('eval', '--model', join(tempDir(), 'nope'), '--data', 'synth'),
+      /^cohort: error: eval: --model .*nope does not exist$/,
+    );
+    expectOneLineError(
+      run('site', 'data', '--data-dir', initialised),
+      /^cohort: error: site data: .* is a coordinator's data directory, not a site's$/,
+    );
   });
 
   it('malformed enrollment links', () => {

@@ -18,7 +18,7 @@ test('the coordinator console signs in with the admin token, lists sites live an
   await page.goto(`${coordinator.url}/console/`);
   await page.getByTestId('admin-token').fill('wrong-token');
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByText('needs the coordinator admin token')).toBeVisible();
+  await expect(page.getByText('That admin token is not valid for this coordinator')).toBeVisible();
 
   await page.getByTestId('admin-token').fill(coordinator.adminToken);
   await page.getByRole('button', { name: 'Sign in' }).click();

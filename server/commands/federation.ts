@@ -88,7 +88,7 @@ export function federationOverrides(
   const batch = parseIntegerOption(command, str('batch'), '--batch', 1, 1024);
   const lr = str('lr') === undefined ? undefined : Number(str('lr'));
   if (lr !== undefined && !(lr > 0 && lr <= 1))
-    throw new CliError(`${command}: --lr must be a number in (0, 1]`, 2);
+    throw new CliError(`${command}: --lr must be a number in (0, 1] (got '${str('lr')}')`, 2);
   if (epochs || batch || lr) {
     overrides.local = {
       epochs: epochs ?? 2,
@@ -103,7 +103,7 @@ export function federationOverrides(
     throw new CliError(`${command}: --secure takes on or off`, 2);
   const clip = str('clip') === undefined ? undefined : Number(str('clip'));
   if (clip !== undefined && !(clip > 0))
-    throw new CliError(`${command}: --clip must be a positive number`, 2);
+    throw new CliError(`${command}: --clip must be a positive number (got '${str('clip')}')`, 2);
   const threshold = parseIntegerOption(command, str('threshold'), '--threshold', 2, 100_000);
   const neighbours = parseIntegerOption(command, str('neighbours'), '--neighbours', 2, 254);
   if (secure !== undefined || clip || threshold || neighbours) {

@@ -111,8 +111,10 @@ export function App() {
       if (caught instanceof AdminApiError && caught.status === 401) {
         adminToken.clear();
         setSignedIn(false);
-      }
-      setError((caught as Error).message);
+        setError(
+          "That admin token is not valid for this coordinator: copy it from the file admin.token in the coordinator's data directory.",
+        );
+      } else setError((caught as Error).message);
     }
   }, []);
 

@@ -3,6 +3,7 @@
  * closed and open questions. Without --questions it uses the validation split; with --questions FILE
  * every question in FILE is evaluated.
  */
+import { existsSync } from 'node:fs';
 import { parseCommandArgs, parseIntegerOption, requireOption } from '../../core/cli/args.node.js';
 import { CliError } from '../../core/cli/errors.js';
 import { ProgressBar } from '../../core/cli/progress.node.js';
@@ -45,6 +46,7 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   const modelDir = requireOption('eval', values.model, '--model');
+  if (!existsSync(modelDir)) throw new CliError(`eval: --model ${modelDir} does not exist`, 2);
   const source = requireOption('eval', values.data, '--data');
   const threads = parseIntegerOption('eval', values.threads, '--threads', 1, 64) ?? 1;
   const dataSeed = parseIntegerOption('eval', values['data-seed'], '--data-seed', 0, 2 ** 32 - 1);
