@@ -31,6 +31,13 @@ beforeAll(() => {
 afterAll(cleanupTempDirs);
 
 describe('cohort CLI bad input', () => {
+  it('help texts name every data source and default', () => {
+    expect(run('eval', '--help').stdout).toContain('site:<data-dir>');
+    expect(run('server', 'export', '--help').stdout).toMatch(
+      /--version V +the version to export \(default: the latest\)/,
+    );
+  });
+
   it('unknown commands and options', () => {
     expectOneLineError(run('frobnicate'), /unknown command 'frobnicate'/);
     expectOneLineError(run('server', 'explode'), /unknown subcommand 'cohort server explode'/);

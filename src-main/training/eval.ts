@@ -22,7 +22,7 @@ import { loadSource } from './data-source.js';
 const usage = `usage: cohort eval --model DIR --data SOURCE [options]
 
   --model DIR         an adapter directory (from cohort train) or a base model directory
-  --data SOURCE       synth:<preset>[:<records>] or vqa-rad:<dir>
+  --data SOURCE       synth:<preset>[:<records>], vqa-rad:<dir>, or site:<data-dir> (a site's own store)
   --questions FILE    (vqa-rad) evaluate every question in FILE (trainset.json format)
   --split S           val (default), train or all; --questions implies all
   --data-seed S       SynthRad generation seed (default 7, as in cohort train)
