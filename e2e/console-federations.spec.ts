@@ -24,7 +24,7 @@ test('the console lists federations with their rounds and streams a run of round
       id: 'thorax-vqa',
       name: 'Thorax VQA',
       answers: [...SYNTHRAD_ANSWERS],
-      overrides: { minSites: 2 },
+      overrides: { minSites: 2, rounds: 3 },
     },
   });
   expect(created.status(), await created.text()).toBe(200);
@@ -48,6 +48,9 @@ test('the console lists federations with their rounds and streams a run of round
   await expect(page.getByTestId('federation-latest-version')).toHaveText('v0');
   await expect(detail).toContainText('secure aggregation');
   await expect(detail).toContainText('No rounds yet.');
+  // The run defaults to the federation's configured rounds.
+  await expect(page.getByTestId('rounds-count')).toHaveValue('3');
+  await expect(page.getByTestId('rounds-run')).toHaveText('Run 3 rounds');
 
   // With no site connected the coordinator cannot run a round: the stream says why, and ends.
   await page.getByTestId('rounds-count').fill('2');

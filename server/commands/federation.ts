@@ -156,7 +156,8 @@ async function create(args: string[]): Promise<number> {
 
 Creates a federation on the running coordinator. The answer set is public: SynthRad-VQA's template
 answers, a VQA-RAD-style directory's answer_all_list.json, or a JSON list. --local names adapter parts
-that stay at each site (personalisation); the others are securely aggregated.
+that stay at each site (personalisation); the others are securely aggregated. --rounds is the planned
+number of rounds: what the console offers to run.
 ${URL_HELP}`);
     return 0;
   }

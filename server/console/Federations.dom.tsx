@@ -272,7 +272,7 @@ function FederationDetail({
 }) {
   const [detail, setDetail] = useState<AdminFederationDetail>();
   const [error, setError] = useState<string>();
-  const [count, setCount] = useState(1);
+  const [chosenCount, setCount] = useState<number>();
   const [run, setRun] = useState<LiveRun>();
 
   const load = useCallback(
@@ -292,6 +292,9 @@ function FederationDetail({
 
   // While this page streams its own run, the stream's events reload the detail.
   usePollWhileVisible(load, !run || run.done);
+
+  // Until the operator picks a number, the rounds the federation was created for (`--rounds`).
+  const count = chosenCount ?? (detail?.federation.config as FederationConfig | undefined)?.rounds ?? 1;
 
   const start = async (event: FormEvent) => {
     event.preventDefault();
