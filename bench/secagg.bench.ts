@@ -23,12 +23,12 @@ import {
 import { sodium } from '../core/secagg/sodium.js';
 import { split } from 'shamir-secret-sharing';
 
-const COMMAND = 'cohort bench secagg';
+const COMMAND = 'bench secagg';
 /** Replays of the coordinator alone (median reported). */
 const REPLAYS = 5;
 /** Above this many bytes of masked inputs the round is not recorded, and the coordinator not replayed. */
 const MAX_RECORDED_BYTES = 2 ** 31;
-const USAGE = `usage: ${COMMAND} --sites N --params M [--dropout F] [--neighbours K] [--json FILE]
+const USAGE = `usage: cohort ${COMMAND} --sites N --params M [--dropout F] [--neighbours K] [--json FILE]
                    [--neighbourhood-threshold T] [--workers W] [--client-workers W] [--one-by-one]
 
 Runs one secure-aggregation round in-process (real client and coordinator state machines, every site in
@@ -167,7 +167,9 @@ export async function run(args: string[]): Promise<number> {
   try {
     roundParams = resolveParams(sites, { vectorLength: params, neighbours, neighbourhoodThreshold });
   } catch (error) {
-    if (error instanceof SecAggError) throw new CliError(`${COMMAND}: ${error.message}`, 2);
+    // The protocol's error code is for programs; the person at the terminal gets the explanation.
+    if (error instanceof SecAggError)
+      throw new CliError(`${COMMAND}: ${error.message.replace(`${error.code}: `, '')}`, 2);
     throw error;
   }
   const dropped = Math.round(dropout * sites);

@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cohortWithin } from '../core/cli/cohort-process.node.js';
@@ -31,6 +31,13 @@ beforeAll(() => {
 afterAll(cleanupTempDirs);
 
 describe('cohort CLI bad input', () => {
+  it('help texts name every data source and default', () => {
+    expect(run('eval', '--help').stdout).toContain('site:<data-dir>');
+    expect(run('server', 'export', '--help').stdout).toMatch(
+      /--version V +the version to export \(default: the latest\)/,
+    );
+  });
+
   it('unknown commands and options', () => {
     expectOneLineError(run('frobnicate'), /unknown command 'frobnicate'/);
     expectOneLineError(run('server', 'explode'), /unknown subcommand 'cohort server explode'/);
@@ -85,6 +92,39 @@ describe('cohort CLI bad input', () => {
     expectOneLineError(
       run('site', 'serve', '--data-dir', tempDir(), '--port', 'abc'),
       /--port must be an integer/,
+    );
+    // Negative numbers reach the commands' range checks instead of parseArgs' "ambiguous" refusal.
+    expectOneLineError(
+      run('site', 'serve', '--data-dir', tempDir(), '--port', '-5'),
+      /^cohort: error: site serve: --port must be an integer from 0 to 65535 \(got '-5'\)$/,
+    );
+    expectOneLineError(
+      run(
+        'server',
+        'federation',
+        'create',
+        '--data-dir',
+        initialised,
+        '--id',
+        'f',
+        '--answers',
+        'synth',
+        '--lr',
+        '-1',
+      ),
+      /^cohort: error: server federation create: --lr must be a number in \(0, 1\] \(got '-1'\)$/,
+    );
+    expectOneLineError(
+      run('bench', 'secagg', '--sites', '10', '--params', '10', '--neighbours', '3'),
+      /^cohort: error: bench secagg: neighbours must be an even integer ≥ 2 \(got 3\)$/,
+    );
+    expectOneLineError(
+      run('eval', '--model', join(tempDir(), 'nope'), '--data', 'synth'),
+      /^cohort: error: eval: --model .*nope does not exist$/,
+    );
+    expectOneLineError(
+      run('site', 'data', '--data-dir', initialised),
+      /^cohort: error: site data: .* is a coordinator's data directory, not a site's$/,
     );
   });
 
@@ -175,6 +215,51 @@ describe('cohort CLI happy path', () => {
       await new Promise((resolve) => server.once('exit', resolve));
     }
     expect(server.exitCode).toBe(0);
+  });
+});
+
+describe('cohort server start --port other than the public URL', () => {
+  it('warns once, and the admin commands find the coordinator through its listening file', async () => {
+    const [publicPort, port] = [await freePort(), await freePort()];
+    const dataDir = join(tempDir(), 'c');
+    const publicUrl = `https://127.0.0.1:${publicPort}`;
+    expect(run('server', 'init', '--data-dir', dataDir, '--public-url', publicUrl).status).toBe(0);
+    const server = spawn(
+      process.execPath,
+      [cohort, 'server', 'start', '--data-dir', dataDir, '--port', String(port), '--json'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    server.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('"listening"') && resolve());
+        server.once('exit', (code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
+      });
+      expect(stderr.trim().split('\n')).toEqual([
+        `cohort: warning: listening on port ${port}, not on the public URL's ${publicUrl}: sites and invitation links use the public URL`,
+      ]);
+      const status = run('server', 'status', '--data-dir', dataDir);
+      expect(status.status, status.stderr).toBe(0);
+      expect(status.stdout).toContain(`at https://127.0.0.1:${port}`);
+      const list = run('server', 'federation', 'list', '--data-dir', dataDir);
+      expect(list.status, list.stderr).toBe(0);
+      expect(list.stdout).toContain('No federations yet');
+      // --url is honoured by every admin command, here sending them to the public URL, where nothing listens.
+      for (const args of [
+        ['server', 'status'],
+        ['server', 'federation', 'list'],
+        ['server', 'rounds', '--federation', 'f'],
+        ['server', 'federation', 'create', '--id', 'f', '--answers', 'synth'],
+      ])
+        expectOneLineError(run(...args, '--data-dir', dataDir, '--url', publicUrl), /nothing is listening/);
+    } finally {
+      server.kill('SIGINT');
+      await new Promise((resolve) => server.once('exit', resolve));
+    }
+    expect(server.exitCode).toBe(0);
+    expect(existsSync(join(dataDir, 'listening.json'))).toBe(false);
+    expectOneLineError(run('server', 'status', '--data-dir', dataDir), /nothing is listening/);
   });
 });
 

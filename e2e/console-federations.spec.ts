@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect, request as playwrightRequest, test } from '@playwright/test';
 import { SYNTHRAD_ANSWERS } from '../core/data/synthrad.js';
 import type { AdminFederationList } from '../core/protocol/admin.js';
+import { ProcessFederation } from './support/process-federation.js';
 import { initCoordinator, startCoordinator, stopProcesses } from './support/processes.js';
 
 test.afterEach(stopProcesses);
@@ -21,7 +24,7 @@ test('the console lists federations with their rounds and streams a run of round
       id: 'thorax-vqa',
       name: 'Thorax VQA',
       answers: [...SYNTHRAD_ANSWERS],
-      overrides: { minSites: 2 },
+      overrides: { minSites: 2, rounds: 3 },
     },
   });
   expect(created.status(), await created.text()).toBe(200);
@@ -45,6 +48,9 @@ test('the console lists federations with their rounds and streams a run of round
   await expect(page.getByTestId('federation-latest-version')).toHaveText('v0');
   await expect(detail).toContainText('secure aggregation');
   await expect(detail).toContainText('No rounds yet.');
+  // The run defaults to the federation's configured rounds.
+  await expect(page.getByTestId('rounds-count')).toHaveValue('3');
+  await expect(page.getByTestId('rounds-run')).toHaveText('Run 3 rounds');
 
   // With no site connected the coordinator cannot run a round: the stream says why, and ends.
   await page.getByTestId('rounds-count').fill('2');
@@ -52,5 +58,53 @@ test('the console lists federations with their rounds and streams a run of round
   await expect(page.getByTestId('rounds-progress')).toContainText('stopped: only 0 site(s) connected');
   await expect(page.getByTestId('rounds-progress-title')).toHaveText(/^Finished 0 of 2 rounds/);
   await expect(page.getByTestId('rounds-run')).toBeEnabled();
+  await context.close();
+});
+
+let federation: ProcessFederation | undefined;
+test.afterEach(async () => {
+  await federation?.stop();
+  federation = undefined;
+});
+
+test('a round started outside the page appears live, with its stage, then its new version', async ({
+  browser,
+}) => {
+  federation = await ProcessFederation.start(3);
+  await federation.createFederation('live', {
+    minSites: 2,
+    secure: { enabled: true, clipNorm: 1, threshold: 2 },
+  });
+  const token = readFileSync(join(federation.coordinatorDataDir, 'admin.token'), 'utf8').trim();
+
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const page = await context.newPage();
+  await page.goto(`${federation.admin.url}/console/#federations`);
+  await page.getByTestId('admin-token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByTestId('federation-latest-version')).toHaveText('v0');
+  await expect(page.getByTestId('federation-detail')).toContainText('No rounds yet.');
+
+  // A frozen site holds the round in its join stage, long enough to see it running.
+  const frozen = federation.sites[2]!.process.child;
+  frozen.kill('SIGSTOP');
+  const outcomes = federation.runRounds('live', 1);
+  try {
+    const running = page.getByTestId('round-1');
+    await expect(running).toHaveAttribute('data-state', 'running');
+    await expect(running).toContainText('3 asked');
+    await expect(page.getByTestId('round-running-elsewhere')).toContainText(
+      'Join & local training: waiting for',
+    );
+  } finally {
+    // A stopped process cannot take the SIGINT that ends the test.
+    frozen.kill('SIGCONT');
+  }
+
+  const [outcome] = await outcomes;
+  expect(outcome!.status, outcome!.reason ?? '').toBe('completed');
+  await expect(page.getByTestId('round-1')).toHaveAttribute('data-state', 'completed');
+  await expect(page.getByTestId('federation-latest-version')).toHaveText('v1');
+  await expect(page.getByTestId('federation-live')).toContainText('v1');
   await context.close();
 });

@@ -18,11 +18,12 @@ test('the coordinator console signs in with the admin token, lists sites live an
   await page.goto(`${coordinator.url}/console/`);
   await page.getByTestId('admin-token').fill('wrong-token');
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByText('needs the coordinator admin token')).toBeVisible();
+  await expect(page.getByText('That admin token is not valid for this coordinator')).toBeVisible();
 
   await page.getByTestId('admin-token').fill(coordinator.adminToken);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByText('0 of 0 connected')).toBeVisible();
+  await expect(page.getByTestId('sites-empty')).toContainText('No site enrolled yet');
 
   await page.getByLabel('Site name').fill('Console Clinic');
   await page.getByRole('button', { name: 'Create link' }).click();
@@ -34,5 +35,6 @@ test('the coordinator console signs in with the admin token, lists sites live an
   startProcess('site', 'serve', '--data-dir', siteDir);
   await expect(page.getByText('1 of 1 connected')).toBeVisible();
   await expect(page.getByRole('row', { name: /Console Clinic/ })).toContainText('Connected');
+  await expect(page.getByTestId('sites-empty')).toHaveCount(0);
   await context.close();
 });

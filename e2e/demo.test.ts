@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cohortBin } from '../core/cli/cohort-process.node.js';
@@ -54,6 +54,9 @@ describe('cohort demo --seeds', () => {
     );
     expect(result.status, result.stderr + result.stdout.slice(-2000)).toBe(0);
     expect(result.stdout).toContain('run 2 of 2: seed 8');
+    // Output is not a terminal, so each site's phases are printed: in the evaluation round, it evaluated.
+    expect(result.stdout).toMatch(/Northgate Chest Clinic: evaluated/);
+    expect(result.stdout.match(/Northgate Chest Clinic: trained/g)).toHaveLength(2 * 2);
     expect(result.stdout).toContain('Over 2 seeds (7, 8), mean ± sd on the same validation union:');
     expect(result.stdout).toMatch(/federated minus centralized: +[+−]\d+\.\d ± \d+\.\d points/);
 
@@ -111,6 +114,28 @@ describe('cohort demo --seeds', () => {
     const zero = await cohort('demo', '--seeds', '0');
     expect(zero.status).toBe(2);
     expect(zero.stderr).toMatch(/--seeds/);
+  });
+
+  it('refuses outputs it could not write and a missing dataset before starting anything', async () => {
+    const file = join(tempDir(), 'file');
+    writeFileSync(file, '');
+    const cases: [string[], RegExp][] = [
+      [
+        ['--json', '/nonexistent/x.json'],
+        /^demo: --json \/nonexistent\/x\.json: directory \/nonexistent does not exist$/,
+      ],
+      [['--json', tempDir()], /^demo: --json .* is a directory$/],
+      [['--out', file], /^demo: --out .*file exists and is not a directory$/],
+      [['--out', join(file, 'sub')], /^demo: --out .*: .*file is not a directory$/],
+      [['--dataset', 'vqa-rad:/nope'], /^demo: --dataset: \/nope does not exist$/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await cohort('demo', ...args);
+      expect(result.status, args.join(' ')).toBe(2);
+      // Nothing started: no coordinator step on stdout, one line on stderr.
+      expect(result.stdout, args.join(' ')).toBe('');
+      expect(result.stderr.trim().replace(/^cohort: error: /, '')).toMatch(message);
+    }
   });
 });
 

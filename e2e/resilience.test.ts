@@ -63,6 +63,29 @@ describe('site failures', () => {
 });
 
 describe('coordinator failure', () => {
+  it('a coordinator stopped gracefully mid-round records that it shut down, not a stage failure', async () => {
+    federation = await ProcessFederation.start(2);
+    await federation.createFederation('stoppable', { secure: { enabled: true, clipNorm: 1 } });
+    const rounds = federation.runRounds('stoppable', 2).catch((error: Error) => error);
+    await federation.sites[0]!.process.waitForEvent(
+      (e) => e.event === 'round' && e.phase === 'train',
+      'training to start',
+    );
+    federation.coordinator.child.kill('SIGTERM');
+    const finished = await federation.coordinator.waitForEvent(
+      (e) => e.event === 'round-finished',
+      'the coordinator to close the round',
+    );
+    expect(finished.outcome).toMatchObject({ round: 1, status: 'aborted', reason: 'coordinator shut down' });
+    await rounds;
+
+    await federation.startCoordinator();
+    const after = await federation.federation('stoppable');
+    expect(after.rounds).toEqual([
+      expect.objectContaining({ round: 1, state: 'aborted', error: 'coordinator shut down' }),
+    ]);
+  });
+
   it('a coordinator killed mid-round restarts with no corrupted version, and the next round runs', async () => {
     federation = await ProcessFederation.start(3);
     await federation.createFederation('restartable', { secure: { enabled: true, clipNorm: 1 } });

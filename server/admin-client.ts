@@ -6,7 +6,11 @@ import {
   streamJsonLines,
   type CertificatePin,
 } from '../core/net/pinned-https.node.js';
-import { loadCoordinatorConfig } from './data-dir.js';
+import { loadCoordinatorConfig, readListeningUrl } from './data-dir.js';
+
+/** What the admin commands' `--help` says about `--url`. */
+export const URL_HELP = `--url overrides where the coordinator is reached; by default the address that 'server start' on
+this data directory listens on (it records it in DIR/listening.json while it runs), else the public URL.`;
 
 /**
  * How the `cohort server …` commands talk to a running coordinator: its own admin API over TLS pinned to
@@ -15,13 +19,15 @@ import { loadCoordinatorConfig } from './data-dir.js';
 export class AdminClient {
   private readonly pin: CertificatePin;
   private readonly token: string;
+  readonly url: string;
 
   constructor(
     readonly command: string,
     dataDir: string,
-    readonly url: string = loadCoordinatorConfig(dataDir).config.publicUrl,
+    url?: string,
   ) {
     const { paths, config } = loadCoordinatorConfig(dataDir);
+    this.url = url ?? readListeningUrl(paths) ?? config.publicUrl;
     this.pin = {
       certificatePem: readFileSync(paths.tlsCertificate, 'utf8'),
       fingerprint: config.certificateFingerprint,

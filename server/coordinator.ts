@@ -3,11 +3,16 @@ import type { FastifyInstance } from 'fastify';
 import { readIdentityKeyFile } from '../core/crypto/key-file.node.js';
 import { CLOSE_CODES } from '../core/protocol/session.js';
 import { CliError } from '../core/cli/errors.js';
-import { loadCoordinatorConfig, type CoordinatorConfig } from './data-dir.js';
+import {
+  loadCoordinatorConfig,
+  removeListeningFile,
+  writeListeningFile,
+  type CoordinatorConfig,
+} from './data-dir.js';
 import { buildCoordinatorApp } from './http/coordinator-app.js';
 import type { SiteSessions } from './http/site-sessions.js';
 import { openCoordinatorStoreWorker } from './store/open-store.js';
-import { RoundEngine } from './rounds/round-engine.js';
+import { RoundEngine, type RoundEvent } from './rounds/round-engine.js';
 import { defaultFederationConfig, initialSharedVector } from './federations.js';
 import { normalizeAnswerSet } from '../core/ml/adapter.js';
 import { defaultBaseModelDir, loadBaseModel } from '../core/ml/base-model.node.js';
@@ -78,8 +83,12 @@ export async function startCoordinator(options: {
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   await store.remote.audit('coordinator-started', null, { port });
+  const inUrl = (address: string) => (address.includes(':') ? `[${address}]` : address);
+  // Admin commands on this machine reach a wildcard address through loopback.
+  const adminHost = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  writeListeningFile(paths, `https://${inUrl(adminHost)}:${port}`);
   return {
-    url: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: `https://${inUrl(host)}:${port}`,
     port,
     config,
     sessions,
@@ -87,10 +96,32 @@ export async function startCoordinator(options: {
     store: store.remote,
     app,
     async close() {
+      const roundEnded = rounds!.runningRound ? roundFinished(rounds!, 10_000) : undefined;
+      rounds!.stop('coordinator shut down');
       sessions.closeAll(CLOSE_CODES.shuttingDown, 'coordinator shutting down');
+      // The round in flight aborts as its sites go away; its record must reach the store before the store
+      // closes (a round left running is only closed at the next start, as interrupted by a restart).
+      await roundEnded;
+      removeListeningFile(paths);
       await app.close();
       await maskEngine.close();
       await store.close();
     },
   };
+}
+
+/** Resolves when the running round has finished, or after `timeoutMs` (a site slow to close its socket). */
+function roundFinished(rounds: RoundEngine, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      rounds.off('event', onEvent);
+      resolve();
+    };
+    const onEvent = (event: RoundEvent) => {
+      if (event.type === 'round-finished') done();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    rounds.on('event', onEvent);
+  });
 }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { CliError } from '../core/cli/errors.js';
@@ -13,6 +13,8 @@ export function coordinatorPaths(dataDir: string) {
     tlsCertificate: join(dataDir, 'tls-cert.pem'),
     tlsKey: join(dataDir, 'tls-key.pem'),
     adminToken: join(dataDir, 'admin.token'),
+    /** Where the running coordinator listens, for the admin commands: written at start, removed at stop. */
+    listening: join(dataDir, 'listening.json'),
   };
 }
 export type CoordinatorPaths = ReturnType<typeof coordinatorPaths>;
@@ -46,4 +48,39 @@ export function loadCoordinatorConfig(dataDir: string): {
   const parsed = coordinatorConfigSchema.safeParse(JSON.parse(readFileSync(paths.config, 'utf8')));
   if (!parsed.success) throw new CliError(`${paths.config} is damaged: ${parsed.error.issues[0]?.message}`);
   return { paths, config: parsed.data };
+}
+
+const listeningSchema = z.object({ url: z.url(), pid: z.number().int().positive() });
+
+/**
+ * Records the admin address of the coordinator now serving `dataDir`. `server start --port` may differ
+ * from the public URL's port (behind a port forward, say), and the admin commands must still find it.
+ */
+export function writeListeningFile(paths: CoordinatorPaths, url: string): void {
+  writeFileSync(paths.listening, `${JSON.stringify({ url, pid: process.pid })}\n`);
+}
+
+export function removeListeningFile(paths: CoordinatorPaths): void {
+  rmSync(paths.listening, { force: true });
+}
+
+/**
+ * The address recorded by a coordinator that is still running, or undefined. A file left behind by a
+ * killed coordinator names a process that is gone, and is ignored.
+ */
+export function readListeningUrl(paths: CoordinatorPaths): string | undefined {
+  let parsed;
+  try {
+    parsed = listeningSchema.safeParse(JSON.parse(readFileSync(paths.listening, 'utf8')));
+  } catch {
+    return undefined;
+  }
+  if (!parsed.success) return undefined;
+  try {
+    process.kill(parsed.data.pid, 0);
+  } catch (error) {
+    // EPERM: the process exists but belongs to another user.
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
+  }
+  return parsed.data.url;
 }

@@ -1,6 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseCommandArgs, parseIntegerOption } from '../core/cli/args.node.js';
 import { CohortProcess, cohort, cohortWithin, type JsonEvent } from '../core/cli/cohort-process.node.js';
 import { CliError } from '../core/cli/errors.js';
@@ -184,7 +184,46 @@ of the global model's accuracy (evaluated on the union of the sites' validation 
   if (dataset !== 'synth' && values.sites !== undefined && Number(values.sites) !== ORGAN_SITES.length) {
     throw new CliError(`demo: VQA-RAD split by organ gives exactly ${ORGAN_SITES.length} sites`, 2);
   }
+  // The demo takes minutes and writes its outputs at the end: what would fail then is refused now.
+  if (kind === 'vqa-rad') await checkDataset(dataset.slice('vqa-rad:'.length));
+  if (options.json !== undefined) checkOutput('--json', options.json, 'file');
+  if (options.out !== undefined) checkOutput('--out', options.out, 'directory');
   return runDemo(options);
+}
+
+async function checkDataset(dir: string): Promise<void> {
+  if (!existsSync(dir)) throw new CliError(`demo: --dataset: ${dir} does not exist`, 2);
+  if (!statSync(dir).isDirectory()) throw new CliError(`demo: --dataset: ${dir} is not a directory`, 2);
+  try {
+    await readAnswerSet(`vqa-rad:${dir}`);
+  } catch (error) {
+    throw new CliError(`demo: --dataset: ${(error as Error).message}`, 2);
+  }
+}
+
+/**
+ * A file is written into its existing parent directory; a directory is made under its nearest existing
+ * ancestor (`server export` creates the levels in between).
+ */
+function checkOutput(flag: string, path: string, kind: 'file' | 'directory'): void {
+  const target = resolve(path);
+  if (existsSync(target)) {
+    const isDirectory = statSync(target).isDirectory();
+    if (kind === 'file' && isDirectory) throw new CliError(`demo: ${flag} ${path} is a directory`, 2);
+    if (kind === 'directory' && !isDirectory)
+      throw new CliError(`demo: ${flag} ${path} exists and is not a directory`, 2);
+  }
+  let parent = dirname(target);
+  if (kind === 'file' && !existsSync(parent))
+    throw new CliError(`demo: ${flag} ${path}: directory ${parent} does not exist`, 2);
+  while (!existsSync(parent)) parent = dirname(parent);
+  if (!statSync(parent).isDirectory())
+    throw new CliError(`demo: ${flag} ${path}: ${parent} is not a directory`, 2);
+  try {
+    accessSync(parent, constants.W_OK);
+  } catch {
+    throw new CliError(`demo: ${flag} ${path}: cannot write in ${parent}`, 2);
+  }
 }
 
 /** Runs the demo once per seed, then prints the spread over seeds and writes the JSON report. */
@@ -466,7 +505,9 @@ class LiveDisplay {
 
   onSiteEvent(site: DemoSite, event: JsonEvent): void {
     if (event.event !== 'round') return;
-    const phase = String(event.phase);
+    // A site ends its local work as 'trained' in every round; in the evaluation round it only evaluated.
+    const phase =
+      event.phase === 'trained' && Number(event.round) > this.rounds ? 'evaluated' : String(event.phase);
     const changed = phase !== site.phase;
     site.phase = phase;
     site.progress = event.progress as DemoSite['progress'];

@@ -15,7 +15,7 @@ export function parseCommandArgs<O extends Options>(
 ) {
   try {
     return parseArgs({
-      args,
+      args: joinNegativeValues(args, options),
       options: { help: { type: 'boolean', short: 'h' }, ...options },
       allowPositionals,
       strict: true,
@@ -24,6 +24,25 @@ export function parseCommandArgs<O extends Options>(
     const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
     throw new CliError(`${command}: ${message}`, 2);
   }
+}
+
+/**
+ * parseArgs refuses `--lr -1` as ambiguous (the value could be an option) and its hint is lost on one
+ * line. No option here starts with a digit, so a negative number after an option that takes a value is
+ * its value, and reaches the command's own range check (`--lr must be …`).
+ */
+function joinNegativeValues(args: string[], options: Options): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') return [...joined, ...args.slice(i)];
+    const next = args[i + 1];
+    if (arg.startsWith('--') && options[arg.slice(2)]?.type === 'string' && next && /^-\d/.test(next)) {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else joined.push(arg);
+  }
+  return joined;
 }
 
 export function requireOption(command: string, value: string | undefined, flag: string): string {

@@ -38,10 +38,16 @@ export interface AdminFederationSummary {
   completedRounds: number;
 }
 
-/** The round the coordinator is running now (one at a time), if any. */
+/**
+ * The round the coordinator is running now (one at a time), if any, with the stage it is in (null until
+ * the first stage opens), so the console can follow rounds started elsewhere by polling.
+ */
 export interface AdminRunningRound {
   federationId: string;
   round: number;
+  participants: string[];
+  stage: string | null;
+  waitingFor: string[];
 }
 
 export interface AdminFederationList {

@@ -30,9 +30,17 @@ export async function run(args: string[]): Promise<number> {
     'base-model': { type: 'string' },
   });
   if (values.help) {
-    console.log(
-      `usage: cohort ${command} --data-dir DIR --federation ID [--version V] --format cohort|peft|onnx --out DIR`,
-    );
+    console.log(`usage: cohort ${command} --data-dir DIR --federation ID [--version V] --format cohort|peft|onnx --out DIR
+       [--base-model DIR]
+
+Writes a global version of a federation from the coordinator's store (the coordinator need not run):
+  --version V     the version to export (default: the latest)
+  --format        cohort: adapter.json + adapter.safetensors, what 'cohort eval --model' reads;
+                  peft: adapter_config.json + adapter_model.safetensors, the layout Hugging Face PEFT reads;
+                  onnx: the base model and the adapter merged into one model.onnx for plain ONNX Runtime
+  --base-model    the base model directory (default the embedded models/tinymed-vqa)
+Adapter parts the federation keeps at the sites never reach the coordinator: the export holds their
+initial values and says so.`);
     return 0;
   }
   const dataDir = requireOption(command, values['data-dir'], '--data-dir');

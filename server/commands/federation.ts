@@ -3,7 +3,7 @@ import { CliError } from '../../core/cli/errors.js';
 import { adapterConfigFor, DEFAULT_ADAPTER_CONFIG, type AdapterPart } from '../../core/ml/adapter.js';
 import type { Strategy } from '../../core/fl/strategies.js';
 import type { FederationConfig } from '../../core/protocol/federation.js';
-import { AdminClient } from '../admin-client.js';
+import { AdminClient, URL_HELP } from '../admin-client.js';
 import { readAnswerSet } from '../../core/data/answers.node.js';
 import { parseDuration } from '../invite.js';
 
@@ -67,6 +67,7 @@ const createOptions = {
   'training-deadline': { type: 'string' },
   'stage-deadline': { type: 'string' },
   seed: { type: 'string' },
+  url: { type: 'string' },
   json: { type: 'boolean' },
 } as const;
 
@@ -87,7 +88,7 @@ export function federationOverrides(
   const batch = parseIntegerOption(command, str('batch'), '--batch', 1, 1024);
   const lr = str('lr') === undefined ? undefined : Number(str('lr'));
   if (lr !== undefined && !(lr > 0 && lr <= 1))
-    throw new CliError(`${command}: --lr must be a number in (0, 1]`, 2);
+    throw new CliError(`${command}: --lr must be a number in (0, 1] (got '${str('lr')}')`, 2);
   if (epochs || batch || lr) {
     overrides.local = {
       epochs: epochs ?? 2,
@@ -102,7 +103,7 @@ export function federationOverrides(
     throw new CliError(`${command}: --secure takes on or off`, 2);
   const clip = str('clip') === undefined ? undefined : Number(str('clip'));
   if (clip !== undefined && !(clip > 0))
-    throw new CliError(`${command}: --clip must be a positive number`, 2);
+    throw new CliError(`${command}: --clip must be a positive number (got '${str('clip')}')`, 2);
   const threshold = parseIntegerOption(command, str('threshold'), '--threshold', 2, 100_000);
   const neighbours = parseIntegerOption(command, str('neighbours'), '--neighbours', 2, 254);
   if (secure !== undefined || clip || threshold || neighbours) {
@@ -150,11 +151,14 @@ async function create(args: string[]): Promise<number> {
     console.log(`usage: cohort ${command} --data-dir DIR --id ID --name NAME --answers synth|vqa-rad:DIR|FILE.json
        [--strategy fedavg|fedprox[:MU]|fedadam[:LR]] [--rounds N] [--min-sites N]
        [--epochs E] [--batch B] [--lr LR] [--secure on|off] [--threshold T] [--neighbours K] [--clip C]
-       [--parts lora,prompt,head] [--local PARTS] [--training-deadline 30m] [--stage-deadline 60s] [--seed S] [--json]
+       [--parts lora,prompt,head] [--local PARTS] [--training-deadline 30m] [--stage-deadline 60s] [--seed S]
+       [--url https://HOST:PORT] [--json]
 
 Creates a federation on the running coordinator. The answer set is public: SynthRad-VQA's template
 answers, a VQA-RAD-style directory's answer_all_list.json, or a JSON list. --local names adapter parts
-that stay at each site (personalisation); the others are securely aggregated.`);
+that stay at each site (personalisation); the others are securely aggregated. --rounds is the planned
+number of rounds: what the console offers to run.
+${URL_HELP}`);
     return 0;
   }
   const dataDir = requireOption(command, values['data-dir'], '--data-dir');
@@ -167,7 +171,7 @@ that stay at each site (personalisation); the others are securely aggregated.`);
     throw new CliError(`${command}: ${(error as Error).message}`);
   }
   const overrides = federationOverrides(command, values);
-  const client = new AdminClient(command, dataDir);
+  const client = new AdminClient(command, dataDir, values.url);
   const created = await client.post<{ id: string; config: FederationConfig; version: { hash: string } }>(
     '/v1/admin/federations',
     {
@@ -191,13 +195,18 @@ async function list(args: string[]): Promise<number> {
   const command = 'server federation list';
   const { values } = parseCommandArgs(command, args, {
     'data-dir': { type: 'string' },
+    url: { type: 'string' },
     json: { type: 'boolean' },
   });
   if (values.help) {
-    console.log(`usage: cohort ${command} --data-dir DIR [--json]`);
+    console.log(`usage: cohort ${command} --data-dir DIR [--url https://HOST:PORT] [--json]\n\n${URL_HELP}`);
     return 0;
   }
-  const client = new AdminClient(command, requireOption(command, values['data-dir'], '--data-dir'));
+  const client = new AdminClient(
+    command,
+    requireOption(command, values['data-dir'], '--data-dir'),
+    values.url,
+  );
   const result = await client.get<{
     federations: { id: string; name: string; latestVersion: number; completedRounds: number }[];
   }>('/v1/admin/federations');

@@ -1,5 +1,5 @@
 import { parseCommandArgs, parseIntegerOption, requireOption } from '../../core/cli/args.node.js';
-import { AdminClient } from '../admin-client.js';
+import { AdminClient, URL_HELP } from '../admin-client.js';
 import type { RoundEvent, RoundOutcome } from '../rounds/round-engine.js';
 
 const pct = (value: number | null | undefined) =>
@@ -23,20 +23,22 @@ export async function run(args: string[]): Promise<number> {
     'data-dir': { type: 'string' },
     federation: { type: 'string' },
     count: { type: 'string' },
+    url: { type: 'string' },
     json: { type: 'boolean' },
   });
   if (values.help) {
-    console.log(`usage: cohort ${command} --data-dir DIR --federation ID [--count N] [--json]
+    console.log(`usage: cohort ${command} --data-dir DIR --federation ID [--count N] [--url https://HOST:PORT] [--json]
 
 Runs N rounds (default 1) on the running coordinator and follows them live: which stage each round is
 in, who is still awaited, and each round's federation-wide accuracy (of the version it started from).
---json prints the events as JSON lines.`);
+--json prints the events as JSON lines.
+${URL_HELP}`);
     return 0;
   }
   const dataDir = requireOption(command, values['data-dir'], '--data-dir');
   const federation = requireOption(command, values.federation, '--federation');
   const count = parseIntegerOption(command, values.count, '--count', 1, 1000) ?? 1;
-  const client = new AdminClient(command, dataDir);
+  const client = new AdminClient(command, dataDir, values.url);
   let failed = 0;
   let stopped: string | undefined;
   await client.stream(`/v1/admin/federations/${encodeURIComponent(federation)}/rounds`, { count }, (raw) => {

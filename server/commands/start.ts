@@ -14,13 +14,21 @@ export async function run(args: string[]): Promise<number> {
     console.log(`usage: cohort server start --data-dir DIR [--port PORT] [--host ADDRESS] [--json]
 
 Serves the coordinator API (HTTPS + WebSocket under /v1) and the web console (/console/). The port
-defaults to the one in the public URL given at init. --json prints one JSON event per line.`);
+defaults to the one in the public URL given at init; sites and invitation links always use the public
+URL, so another --port only suits a forwarded port. While it runs, the address it listens on is in
+DIR/listening.json, where the other 'cohort server' commands find it. --json prints one JSON event per
+line.`);
     return 0;
   }
   const dataDir = requireOption('server start', values['data-dir'], '--data-dir');
   const { config } = loadCoordinatorConfig(dataDir);
-  const port = parsePort('server start', values.port) ?? Number(new URL(config.publicUrl).port || 443);
+  const publicPort = Number(new URL(config.publicUrl).port || 443);
+  const port = parsePort('server start', values.port) ?? publicPort;
   const coordinator = await startCoordinator({ dataDir, port, host: values.host ?? '127.0.0.1' });
+  if (coordinator.port !== publicPort)
+    console.error(
+      `cohort: warning: listening on port ${coordinator.port}, not on the public URL's ${config.publicUrl}: sites and invitation links use the public URL`,
+    );
   const emit = (event: Record<string, unknown>) =>
     console.log(JSON.stringify({ at: new Date().toISOString(), ...event }));
   if (values.json) {

@@ -1,6 +1,6 @@
 import { parseCommandArgs, requireOption } from '../../core/cli/args.node.js';
 import type { AdminStatus } from '../../core/protocol/admin.js';
-import { AdminClient } from '../admin-client.js';
+import { AdminClient, URL_HELP } from '../admin-client.js';
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parseCommandArgs('server status', args, {
@@ -11,7 +11,8 @@ export async function run(args: string[]): Promise<number> {
   if (values.help) {
     console.log(`usage: cohort server status --data-dir DIR [--url https://HOST:PORT] [--json]
 
-Asks the running coordinator which sites are enrolled and connected (admin token from the data dir).`);
+Asks the running coordinator which sites are enrolled and connected (admin token from the data dir).
+${URL_HELP}`);
     return 0;
   }
   const dataDir = requireOption('server status', values['data-dir'], '--data-dir');

@@ -111,8 +111,10 @@ export function App() {
       if (caught instanceof AdminApiError && caught.status === 401) {
         adminToken.clear();
         setSignedIn(false);
-      }
-      setError((caught as Error).message);
+        setError(
+          "That admin token is not valid for this coordinator: copy it from the file admin.token in the coordinator's data directory.",
+        );
+      } else setError((caught as Error).message);
     }
   }, []);
 
@@ -163,35 +165,42 @@ export function App() {
                     ({status.sites.filter((s) => s.connected).length} of {status.sites.length} connected)
                   </span>
                 </h2>
-                <table>
-                  <thead>
-                    <tr>
-                      <th>Site</th>
-                      <th>Status</th>
-                      <th>Identity fingerprint</th>
-                      <th>Enrolled</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {status.sites.map((site) => (
-                      <tr key={site.id} data-testid={`site-${site.id}`}>
-                        <td>
-                          {site.name}
-                          <div className="muted small">{site.id}</div>
-                        </td>
-                        <td>
-                          <span className={`badge ${site.revoked ? 'bad' : site.connected ? 'ok' : 'off'}`}>
-                            {site.revoked ? 'Revoked' : site.connected ? 'Connected' : 'Offline'}
-                          </span>
-                        </td>
-                        <td>
-                          <code>{site.fingerprint}</code>
-                        </td>
-                        <td className="small">{new Date(site.enrolledAt).toLocaleString()}</td>
+                {status.sites.length === 0 ? (
+                  <p className="muted" data-testid="sites-empty">
+                    No site enrolled yet. Create an invitation link below (or with{' '}
+                    <code>cohort server invite</code>) and enroll a site with it.
+                  </p>
+                ) : (
+                  <table>
+                    <thead>
+                      <tr>
+                        <th>Site</th>
+                        <th>Status</th>
+                        <th>Identity fingerprint</th>
+                        <th>Enrolled</th>
                       </tr>
-                    ))}
-                  </tbody>
-                </table>
+                    </thead>
+                    <tbody>
+                      {status.sites.map((site) => (
+                        <tr key={site.id} data-testid={`site-${site.id}`}>
+                          <td>
+                            {site.name}
+                            <div className="muted small">{site.id}</div>
+                          </td>
+                          <td>
+                            <span className={`badge ${site.revoked ? 'bad' : site.connected ? 'ok' : 'off'}`}>
+                              {site.revoked ? 'Revoked' : site.connected ? 'Connected' : 'Offline'}
+                            </span>
+                          </td>
+                          <td>
+                            <code>{site.fingerprint}</code>
+                          </td>
+                          <td className="small">{new Date(site.enrolledAt).toLocaleString()}</td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                )}
                 <p className="muted small">
                   Coordinator identity <code>{status.coordinator.identityFingerprint}</code> · address{' '}
                   {status.coordinator.publicUrl}

@@ -20,6 +20,25 @@ const STAGE_NAMES: Record<string, string> = {
   'plain-update': 'Plain updates',
 };
 
+/**
+ * Calls `load` every 2 s while the page is visible, and at once when it becomes visible again: rounds
+ * are also started from the CLI or another console, and the admin API has no push channel for them.
+ */
+function usePollWhileVisible(load: () => unknown, enabled = true) {
+  useEffect(() => {
+    if (!enabled) return;
+    const tick = () => {
+      if (document.visibilityState === 'visible') void load();
+    };
+    const timer = setInterval(tick, 2000);
+    document.addEventListener('visibilitychange', tick);
+    return () => {
+      clearInterval(timer);
+      document.removeEventListener('visibilitychange', tick);
+    };
+  }, [load, enabled]);
+}
+
 const pct = (value: number | null | undefined) => (value == null ? '–' : `${(value * 100).toFixed(1)} %`);
 const seconds = (ms: number | null | undefined) => (ms == null ? '–' : `${(ms / 1000).toFixed(1)} s`);
 /** Wall time of the round's stages after the join (secure-aggregation stages, or the plain upload). */
@@ -130,7 +149,10 @@ function RoundsTable({ rounds, siteName }: { rounds: AdminRound[]; siteName: (id
                     (round.metrics?.evaluationOnly ? ' (evaluation)' : ` → v${round.baseVersion + 1}`)}
                 </td>
                 <td>
-                  {round.included.length}/{round.participants.length}
+                  {/* Who is included is only known when the round ends. */}
+                  {round.state === 'running'
+                    ? `${round.participants.length} asked`
+                    : `${round.included.length}/${round.participants.length}`}
                   {round.dropped.length > 0 && (
                     <div className="small bad-text" title={round.dropped.map(siteName).join(', ')}>
                       {round.dropped.length} dropped
@@ -166,6 +188,41 @@ function RoundsTable({ rounds, siteName }: { rounds: AdminRound[]; siteName: (id
   );
 }
 
+function StageProgress({
+  stages,
+  stage,
+  waitingFor,
+  siteName,
+}: {
+  stages: string[];
+  stage: string | null;
+  waitingFor: string[];
+  siteName: (id: string) => string;
+}) {
+  const at = stage ? stages.indexOf(stage) : -1;
+  return (
+    <>
+      <ol className="stages">
+        {stages.map((name, index) => (
+          <li
+            key={name}
+            className={index < at ? 'done' : index === at ? 'now' : ''}
+            aria-current={index === at ? 'step' : undefined}
+          >
+            {STAGE_NAMES[name] ?? name}
+          </li>
+        ))}
+      </ol>
+      {stage && (
+        <p className="small muted" data-testid="rounds-progress-stage" data-stage={stage}>
+          {STAGE_NAMES[stage] ?? stage}: waiting for{' '}
+          {waitingFor.length === 0 ? 'nobody' : waitingFor.map(siteName).join(', ')}
+        </p>
+      )}
+    </>
+  );
+}
+
 function LiveProgress({
   run,
   secure,
@@ -175,8 +232,6 @@ function LiveProgress({
   secure: boolean;
   siteName: (id: string) => string;
 }) {
-  const stages = secure ? SECURE_STAGES : PLAIN_STAGES;
-  const at = run.stage ? stages.indexOf(run.stage) : -1;
   return (
     <div className="live" data-testid="rounds-progress" aria-live="polite">
       <div className="row-between">
@@ -188,25 +243,12 @@ function LiveProgress({
         {run.stopped && <span className="badge bad">stopped: {run.stopped}</span>}
       </div>
       {!run.done && (
-        <>
-          <ol className="stages">
-            {stages.map((stage, index) => (
-              <li
-                key={stage}
-                className={index < at ? 'done' : index === at ? 'now' : ''}
-                aria-current={index === at ? 'step' : undefined}
-              >
-                {STAGE_NAMES[stage] ?? stage}
-              </li>
-            ))}
-          </ol>
-          {run.stage && (
-            <p className="small muted" data-testid="rounds-progress-stage" data-stage={run.stage}>
-              {STAGE_NAMES[run.stage] ?? run.stage}: waiting for{' '}
-              {run.waitingFor.length === 0 ? 'nobody' : run.waitingFor.map(siteName).join(', ')}
-            </p>
-          )}
-        </>
+        <StageProgress
+          stages={secure ? SECURE_STAGES : PLAIN_STAGES}
+          stage={run.stage}
+          waitingFor={run.waitingFor}
+          siteName={siteName}
+        />
       )}
       {run.log.length > 0 && (
         <ul className="run-log small">
@@ -230,7 +272,7 @@ function FederationDetail({
 }) {
   const [detail, setDetail] = useState<AdminFederationDetail>();
   const [error, setError] = useState<string>();
-  const [count, setCount] = useState(1);
+  const [chosenCount, setCount] = useState<number>();
   const [run, setRun] = useState<LiveRun>();
 
   const load = useCallback(
@@ -248,13 +290,11 @@ function FederationDetail({
     void load();
   }, [load]);
 
-  // Rounds started elsewhere (the CLI, another console): follow them by polling while one runs.
-  const runningHere = detail?.running?.federationId === id;
-  useEffect(() => {
-    if (!runningHere || (run && !run.done)) return;
-    const timer = setInterval(() => void load(), 2000);
-    return () => clearInterval(timer);
-  }, [runningHere, run, load]);
+  // While this page streams its own run, the stream's events reload the detail.
+  usePollWhileVisible(load, !run || run.done);
+
+  // Until the operator picks a number, the rounds the federation was created for (`--rounds`).
+  const count = chosenCount ?? (detail?.federation.config as FederationConfig | undefined)?.rounds ?? 1;
 
   const start = async (event: FormEvent) => {
     event.preventDefault();
@@ -335,9 +375,19 @@ function FederationDetail({
       </div>
       {error && <p className="error">{error}</p>}
       {detail.running && !run && (
-        <p className="badge info" data-testid="round-running-elsewhere">
-          Round {detail.running.round} of {detail.running.federationId} is running
-        </p>
+        <div className="live" data-testid="round-running-elsewhere">
+          <span className="badge info">
+            Round {detail.running.round} of {detail.running.federationId} is running
+          </span>
+          {detail.running.federationId === id && (
+            <StageProgress
+              stages={config.secure.enabled ? SECURE_STAGES : PLAIN_STAGES}
+              stage={detail.running.stage}
+              waitingFor={detail.running.waitingFor}
+              siteName={siteName}
+            />
+          )}
+        </div>
       )}
       {run && <LiveProgress run={run} secure={config.secure.enabled} siteName={siteName} />}
       <div className="detail-grid">
@@ -394,6 +444,7 @@ export function Federations({ siteName }: { siteName: (id: string) => string }) 
   useEffect(() => {
     void load();
   }, [load]);
+  usePollWhileVisible(load);
 
   return (
     <>

@@ -5,6 +5,7 @@ import type {
   AdminFederationList,
   AdminRound,
   AdminRoundEvent,
+  AdminRunningRound,
 } from '../../core/protocol/admin.js';
 import { federationConfigSchema, type FederationConfig } from '../../core/protocol/federation.js';
 import type { Remote } from '../../core/util/worker-rpc.node.js';
@@ -60,6 +61,23 @@ export function registerFederationRoutes(
     }
     return parsed.data;
   };
+  // The engine knows which round runs; its participants and stage are only in its events, which the
+  // console needs to follow a round started by another client (the CLI, another console).
+  let progress: AdminRunningRound | undefined;
+  rounds.on('event', (event) => {
+    if (event.type === 'round-started') {
+      const { federationId, round, participants } = event;
+      progress = { federationId, round, participants, stage: null, waitingFor: participants };
+    } else if (event.type === 'round-stage' && progress)
+      progress = { ...progress, stage: event.stage, waitingFor: event.waitingFor };
+  });
+  const running = (): AdminRunningRound | null => {
+    const now = rounds.runningRound;
+    if (!now) return null;
+    return progress?.federationId === now.federationId && progress.round === now.round
+      ? progress
+      : { ...now, participants: [], stage: null, waitingFor: [] };
+  };
 
   app.get('/v1/admin/federations', { preHandler: requireAdmin }, async (): Promise<AdminFederationList> => {
     const federations = await store.listFederations();
@@ -72,7 +90,7 @@ export function registerFederationRoutes(
         latestVersion,
         completedRounds,
       })),
-      running: rounds.runningRound ?? null,
+      running: running(),
     };
   });
 
@@ -122,7 +140,7 @@ export function registerFederationRoutes(
           : null,
         // Stored as the round engine wrote them: the stream below checks RoundEvent against the same types.
         rounds: (await store.listRounds(federation.id)) as AdminRound[],
-        running: rounds.runningRound ?? null,
+        running: running(),
       };
     },
   );

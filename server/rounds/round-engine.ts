@@ -102,6 +102,7 @@ const SECAGG_CLIENT_TYPES = new Set(['advertise', 'share-keys', 'masked-input', 
  */
 export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
   private active: ActiveRound | undefined;
+  private stopReason: string | undefined;
 
   constructor(
     private readonly store: Remote<CoordinatorStore>,
@@ -117,6 +118,14 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
 
   get runningRound(): { federationId: string; round: number } | undefined {
     return this.active && { federationId: this.active.federationId, round: this.active.round };
+  }
+
+  /**
+   * For shutdown: the round in flight aborts with `reason` rather than with the stage failure that the
+   * closing site connections cause, and no further round starts.
+   */
+  stop(reason: string): void {
+    this.stopReason = reason;
   }
 
   /** Creates a federation with its version 0 (the freshly initialised shared adapter tensors). */
@@ -151,6 +160,7 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
     federationId: string,
     { evaluateOnly = false }: { evaluateOnly?: boolean } = {},
   ): Promise<RoundOutcome> {
+    if (this.stopReason) throw new RoundError(this.stopReason);
     if (this.active)
       throw new RoundError(`round ${this.active.round} of ${this.active.federationId} is still running`);
     const federation = await this.store.getFederation(federationId);
@@ -221,7 +231,8 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
         for (const site of this.sessions.connectedIds()) await this.sendLatestVersions(site);
       return result;
     };
-    const abort = async (why: string) => {
+    const abort = async (failure: string) => {
+      const why = this.stopReason ?? failure;
       // The round-result frame carries at most 500 characters of reason (many sites' decline reasons).
       const reason = why.length > 500 ? `${why.slice(0, 499)}…` : why;
       await this.store.abortRound(

@@ -3,6 +3,7 @@
  * closed and open questions. Without --questions it uses the validation split; with --questions FILE
  * every question in FILE is evaluated.
  */
+import { existsSync } from 'node:fs';
 import { parseCommandArgs, parseIntegerOption, requireOption } from '../../core/cli/args.node.js';
 import { CliError } from '../../core/cli/errors.js';
 import { ProgressBar } from '../../core/cli/progress.node.js';
@@ -21,7 +22,7 @@ import { loadSource } from './data-source.js';
 const usage = `usage: cohort eval --model DIR --data SOURCE [options]
 
   --model DIR         an adapter directory (from cohort train) or a base model directory
-  --data SOURCE       synth:<preset>[:<records>] or vqa-rad:<dir>
+  --data SOURCE       synth:<preset>[:<records>], vqa-rad:<dir>, or site:<data-dir> (a site's own store)
   --questions FILE    (vqa-rad) evaluate every question in FILE (trainset.json format)
   --split S           val (default), train or all; --questions implies all
   --data-seed S       SynthRad generation seed (default 7, as in cohort train)
@@ -45,6 +46,7 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   const modelDir = requireOption('eval', values.model, '--model');
+  if (!existsSync(modelDir)) throw new CliError(`eval: --model ${modelDir} does not exist`, 2);
   const source = requireOption('eval', values.data, '--data');
   const threads = parseIntegerOption('eval', values.threads, '--threads', 1, 64) ?? 1;
   const dataSeed = parseIntegerOption('eval', values['data-seed'], '--data-seed', 0, 2 ** 32 - 1);
