@@ -505,9 +505,7 @@ class LiveDisplay {
 
   onSiteEvent(site: DemoSite, event: JsonEvent): void {
     if (event.event !== 'round') return;
-    // A site ends its local work as 'trained' in every round; in the evaluation round it only evaluated.
-    const phase =
-      event.phase === 'trained' && Number(event.round) > this.rounds ? 'evaluated' : String(event.phase);
+    const phase = String(event.phase);
     const changed = phase !== site.phase;
     site.phase = phase;
     site.progress = event.progress as DemoSite['progress'];

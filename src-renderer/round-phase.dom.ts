@@ -72,6 +72,13 @@ export function describeRoundPhase(phase: string): RoundPhaseView {
         outcome: null,
         tone: 'running',
       };
+    case 'evaluated':
+      return {
+        step: 3,
+        label: 'Evaluated; waiting for the other sites to send their figures',
+        outcome: null,
+        tone: 'running',
+      };
     default:
       return { step: 0, label: phase, outcome: null, tone: 'running' };
   }

@@ -8,6 +8,8 @@ describe('round phases', () => {
     expect(describeRoundPhase('evaluate').step).toBe(1);
     expect(describeRoundPhase('train').step).toBe(2);
     expect(describeRoundPhase('trained').step).toBe(3);
+    expect(describeRoundPhase('evaluated')).toMatchObject({ step: 3, outcome: null });
+    expect(describeRoundPhase('evaluated').label).toMatch(/^Evaluated/);
     expect(describeRoundPhase('secagg:masked-input')).toMatchObject({
       step: 3,
       outcome: null,

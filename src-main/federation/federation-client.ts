@@ -600,7 +600,8 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
       type: 'round',
       federationId: open.federationId,
       round: open.round,
-      phase: 'trained',
+      // An evaluation round measures the version and trains nothing.
+      phase: open.mode === 'evaluate' ? 'evaluated' : 'trained',
       detail: null,
       timings: { trainMs: Math.round(result.trainMs), evaluateMs: Math.round(result.evaluateMs) },
     });
