@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cohortWithin } from '../core/cli/cohort-process.node.js';
@@ -143,6 +143,59 @@ describe('cohort CLI bad input', () => {
         new RegExp(`port ${port} .*already in use`),
       );
     });
+  });
+});
+
+describe('one site agent per data directory', () => {
+  /** `cohort site serve --json`, resolved once it is ready (or rejected with its stderr). */
+  async function serve(dataDir: string) {
+    const agent = spawn(process.execPath, [cohort, 'site', 'serve', '--data-dir', dataDir, '--json'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    agent.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    await new Promise<void>((resolve, reject) => {
+      agent.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('"ready"') && resolve());
+      agent.once('exit', (code) => reject(new Error(`site serve exited with ${code}: ${stderr}`)));
+    });
+    return {
+      pid: agent.pid!,
+      stop: async () => {
+        const exited = new Promise((resolve) => agent.once('exit', resolve));
+        agent.kill('SIGINT');
+        await exited;
+        return agent.exitCode;
+      },
+    };
+  }
+
+  it('a second agent on the same directory refuses to start, until the first one stops', async () => {
+    const dataDir = join(tempDir(), 'site');
+    const first = await serve(dataDir);
+    try {
+      const message = new RegExp(
+        `another site agent is already running for ${dataDir} \\(pid ${first.pid}\\)`,
+      );
+      expectOneLineError(run('site', 'serve', '--data-dir', dataDir), message);
+      // Enrolling opens the same agent: it must not run beside one already serving the directory.
+      expectOneLineError(run('site', 'enroll', '--data-dir', dataDir, 'cohort://enroll?x'), message);
+    } finally {
+      expect(await first.stop()).toBe(0);
+    }
+    expect(await (await serve(dataDir)).stop()).toBe(0);
+  });
+
+  it('a lock left by an agent that is gone is taken over', async () => {
+    const dataDir = join(tempDir(), 'site');
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], {
+      encoding: 'utf8',
+    });
+    mkdirSync(dataDir);
+    writeFileSync(join(dataDir, 'agent.lock'), `${gone.stdout}\n`);
+    const agent = await serve(dataDir);
+    expect(readFileSync(join(dataDir, 'agent.lock'), 'utf8')).toBe(`${agent.pid}\n`);
+    expect(await agent.stop()).toBe(0);
+    expect(existsSync(join(dataDir, 'agent.lock'))).toBe(false);
   });
 });
 
