@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cohortWithin } from '../core/cli/cohort-process.node.js';
@@ -142,6 +142,50 @@ describe('cohort CLI bad input', () => {
         run('site', 'serve', '--data-dir', join(tempDir(), 's'), '--port', String(port)),
         new RegExp(`port ${port} .*already in use`),
       );
+    });
+  });
+});
+
+describe('site data directories', () => {
+  it('commands that only read or change a site refuse a directory that is not one, and create nothing', () => {
+    const typo = join(tempDir(), 'typo');
+    const refused = /does not exist; enroll first with 'cohort site enroll'/;
+    expectOneLineError(run('site', 'audit', '--data-dir', typo), refused);
+    expectOneLineError(run('site', 'participate', '--data-dir', typo, 'on'), refused);
+    expectOneLineError(run('site', 'data', '--data-dir', typo), refused);
+    expect(existsSync(typo)).toBe(false);
+    const empty = tempDir();
+    expectOneLineError(run('site', 'audit', '--data-dir', empty), /no site store in .*; enroll first/);
+    expectOneLineError(run('site', 'participate', '--data-dir', empty), /no site store in/);
+    expect(readdirSync(empty)).toEqual([]);
+  });
+
+  it('a failed enrollment takes back what it created, and only that', () => {
+    const invitation = run('server', 'invite', '--data-dir', initialised, '--site', 'Lakeside', '--json');
+    expect(invitation.status, invitation.stderr).toBe(0);
+    // The coordinator is not running: the site has made its identity key and store by the time it fails.
+    const { link } = JSON.parse(invitation.stdout) as { link: string };
+    const parent = tempDir();
+    expectOneLineError(
+      run('site', 'enroll', '--data-dir', join(parent, 'new', 'site'), link),
+      /nothing is listening/,
+    );
+    expect(readdirSync(parent)).toEqual([]);
+
+    const unrelated = tempDir();
+    writeFileSync(join(unrelated, 'notes.txt'), 'not Cohort’s');
+    expectOneLineError(run('site', 'enroll', '--data-dir', unrelated, link), /nothing is listening/);
+    expect(readdirSync(unrelated)).toEqual(['notes.txt']);
+
+    const withData = join(tempDir(), 'site');
+    expect(run('site', 'synth', '--data-dir', withData, '--preset', 'chest-clinic', '--n', '10').status).toBe(
+      0,
+    );
+    const before = readdirSync(withData);
+    expectOneLineError(run('site', 'enroll', '--data-dir', withData, link), /nothing is listening/);
+    expect(readdirSync(withData)).toEqual(before);
+    expect(JSON.parse(run('site', 'data', '--data-dir', withData, '--json').stdout)).toMatchObject({
+      questions: 10,
     });
   });
 });

@@ -1,7 +1,5 @@
-import { existsSync } from 'node:fs';
 import { parseCommandArgs, requireOption } from '../../core/cli/args.node.js';
-import { CliError } from '../../core/cli/errors.js';
-import { sitePaths } from '../agent/site-data-dir.js';
+import { requireSiteStore } from '../agent/site-data-dir.js';
 import type { DataCounts } from '../data/site-data-service.js';
 import { openSiteData } from './site-store.js';
 
@@ -19,10 +17,7 @@ Counts the site's stored images and questions by split, answer type, organ and m
     return 0;
   }
   const dataDir = requireOption(COMMAND, values['data-dir'], '--data-dir');
-  const paths = sitePaths(dataDir);
-  if (!existsSync(paths.database)) {
-    throw new CliError(`${COMMAND}: no site store in ${dataDir} (import data with 'cohort site import')`, 2);
-  }
+  const paths = requireSiteStore(COMMAND, dataDir);
   const service = await openSiteData(COMMAND, paths.database);
   try {
     const counts = await service.counts();
