@@ -100,6 +100,10 @@ test('the data screen generates SynthRad records with progress, counts and brows
   // A path that does not exist: a clear error, nothing stored.
   await page.getByTestId('import-mode-file').click();
   await page.getByTestId('import-format').selectOption('vqa-rad');
+  // The importer reads trainset.json unless told otherwise, and the UI cannot tell it otherwise.
+  await expect(page.locator('.field', { has: page.getByTestId('import-path') })).toContainText(
+    'questions from trainset.json only (testset.json is not read)',
+  );
   const missing = join(siteDir, 'no-such-dataset');
   await page.getByTestId('import-path').fill(missing);
   await page.getByTestId('import-submit').click();
