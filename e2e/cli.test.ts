@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cohortWithin } from '../core/cli/cohort-process.node.js';
@@ -183,6 +183,103 @@ describe('cohort CLI bad input', () => {
         new RegExp(`port ${port} .*already in use`),
       );
     });
+  });
+});
+
+describe('site data directories', () => {
+  it('commands that only read or change a site refuse a directory that is not one, and create nothing', () => {
+    const typo = join(tempDir(), 'typo');
+    const refused = /does not exist; enroll first with 'cohort site enroll'/;
+    expectOneLineError(run('site', 'audit', '--data-dir', typo), refused);
+    expectOneLineError(run('site', 'participate', '--data-dir', typo, 'on'), refused);
+    expectOneLineError(run('site', 'data', '--data-dir', typo), refused);
+    expect(existsSync(typo)).toBe(false);
+    const empty = tempDir();
+    expectOneLineError(run('site', 'audit', '--data-dir', empty), /no site store in .*; enroll first/);
+    expectOneLineError(run('site', 'participate', '--data-dir', empty), /no site store in/);
+    expect(readdirSync(empty)).toEqual([]);
+  });
+
+  it('a failed enrollment takes back what it created, and only that', () => {
+    const invitation = run('server', 'invite', '--data-dir', initialised, '--site', 'Lakeside', '--json');
+    expect(invitation.status, invitation.stderr).toBe(0);
+    // The coordinator is not running: the site has made its identity key and store by the time it fails.
+    const { link } = JSON.parse(invitation.stdout) as { link: string };
+    const parent = tempDir();
+    expectOneLineError(
+      run('site', 'enroll', '--data-dir', join(parent, 'new', 'site'), link),
+      /nothing is listening/,
+    );
+    expect(readdirSync(parent)).toEqual([]);
+
+    const unrelated = tempDir();
+    writeFileSync(join(unrelated, 'notes.txt'), 'not Cohort’s');
+    expectOneLineError(run('site', 'enroll', '--data-dir', unrelated, link), /nothing is listening/);
+    expect(readdirSync(unrelated)).toEqual(['notes.txt']);
+
+    const withData = join(tempDir(), 'site');
+    expect(run('site', 'synth', '--data-dir', withData, '--preset', 'chest-clinic', '--n', '10').status).toBe(
+      0,
+    );
+    const before = readdirSync(withData);
+    expectOneLineError(run('site', 'enroll', '--data-dir', withData, link), /nothing is listening/);
+    expect(readdirSync(withData)).toEqual(before);
+    expect(JSON.parse(run('site', 'data', '--data-dir', withData, '--json').stdout)).toMatchObject({
+      questions: 10,
+    });
+  });
+});
+
+describe('one site agent per data directory', () => {
+  /** `cohort site serve --json`, resolved once it is ready (or rejected with its stderr). */
+  async function serve(dataDir: string) {
+    const agent = spawn(process.execPath, [cohort, 'site', 'serve', '--data-dir', dataDir, '--json'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    agent.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    await new Promise<void>((resolve, reject) => {
+      agent.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('"ready"') && resolve());
+      agent.once('exit', (code) => reject(new Error(`site serve exited with ${code}: ${stderr}`)));
+    });
+    return {
+      pid: agent.pid!,
+      stop: async () => {
+        const exited = new Promise((resolve) => agent.once('exit', resolve));
+        agent.kill('SIGINT');
+        await exited;
+        return agent.exitCode;
+      },
+    };
+  }
+
+  it('a second agent on the same directory refuses to start, until the first one stops', async () => {
+    const dataDir = join(tempDir(), 'site');
+    const first = await serve(dataDir);
+    try {
+      const message = new RegExp(
+        `another site agent is already running for ${dataDir} \\(pid ${first.pid}\\)`,
+      );
+      expectOneLineError(run('site', 'serve', '--data-dir', dataDir), message);
+      // Enrolling opens the same agent: it must not run beside one already serving the directory.
+      expectOneLineError(run('site', 'enroll', '--data-dir', dataDir, 'cohort://enroll?x'), message);
+    } finally {
+      expect(await first.stop()).toBe(0);
+    }
+    expect(await (await serve(dataDir)).stop()).toBe(0);
+  });
+
+  it('a lock left by an agent that is gone is taken over', async () => {
+    const dataDir = join(tempDir(), 'site');
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], {
+      encoding: 'utf8',
+    });
+    mkdirSync(dataDir);
+    writeFileSync(join(dataDir, 'agent.lock'), `${gone.stdout}\n`);
+    const agent = await serve(dataDir);
+    expect(readFileSync(join(dataDir, 'agent.lock'), 'utf8')).toBe(`${agent.pid}\n`);
+    expect(await agent.stop()).toBe(0);
+    expect(existsSync(join(dataDir, 'agent.lock'))).toBe(false);
   });
 });
 

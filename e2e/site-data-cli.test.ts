@@ -43,7 +43,7 @@ describe('cohort site import / data (built CLI)', () => {
       run('site', 'import', '--data-dir', site, '--format', 'csv', '--json', utf16),
       /UTF-16/,
     );
-    expectOneLineError(run('site', 'data', '--data-dir', join(tempDir(), 'none')), /no site store/);
+    expectOneLineError(run('site', 'data', '--data-dir', join(tempDir(), 'none')), /does not exist/);
   });
 
   it.skipIf(!existsSync(join(VQA_RAD, 'trainset.json')))(

@@ -100,6 +100,10 @@ test('the data screen generates SynthRad records with progress, counts and brows
   // A path that does not exist: a clear error, nothing stored.
   await page.getByTestId('import-mode-file').click();
   await page.getByTestId('import-format').selectOption('vqa-rad');
+  // The importer reads trainset.json unless told otherwise, and the UI cannot tell it otherwise.
+  await expect(page.locator('.field', { has: page.getByTestId('import-path') })).toContainText(
+    'questions from trainset.json only (testset.json is not read)',
+  );
   const missing = join(siteDir, 'no-such-dataset');
   await page.getByTestId('import-path').fill(missing);
   await page.getByTestId('import-submit').click();
@@ -183,5 +187,73 @@ test('the training screen keeps the participate switch, the audit page lists wha
   await page.getByTestId('refusal-dismiss').click();
   await expect(page.getByTestId('refusal-banner')).toHaveCount(0);
   // The agent stops before the page closes: calls still in flight then must not fail the test.
+  await page.unrouteAll({ behavior: 'ignoreErrors' });
+});
+
+test('the training screen fits the window with a long round history and long abort reasons', async ({
+  page,
+}) => {
+  const coordinator = await initCoordinator('Layout consortium');
+  const link = inviteLink(coordinator, 'Riverside Clinic');
+  await startCoordinator(coordinator);
+  const siteDir = join(tempDir(), 'site');
+  cohort('site', 'enroll', '--data-dir', siteDir, link);
+  const site = await serveSite(siteDir);
+
+  // Rounds as this site records them; the layout, not the round engine, is under test here.
+  const reason =
+    'the round was aborted: only 2 of the 3 sites needed for the threshold sent their masked input before ' +
+    'the deadline (session 5f0c2a9e81d4b7c3a6e2f9d0c1b8a7e6f5d4c3b2a1908f7e6d5c4b3a29180f7e)';
+  const figures = {
+    trainExamples: 1234,
+    trainLoss: 1.2345,
+    validation: { n: 321, closedAcc: 0.8123, openAcc: 0.4567, overallAcc: 0.6789 },
+    trainMs: 65_432,
+    secaggClientMs: 4321,
+    uploadBytes: 9_876_543,
+  };
+  const rounds: FederationView['federations'][number]['rounds'] = [1, 2, 3, 4].map((round) => ({
+    round,
+    status: round % 2 ? 'completed' : 'aborted',
+    reason: round % 2 ? null : reason,
+    startedAt: new Date(Date.UTC(2026, 10, 25, 3, round)).toISOString(),
+    finishedAt: new Date(Date.UTC(2026, 10, 25, 3, round, 50)).toISOString(),
+    startingVersion: round,
+    publishedVersion: round % 2 ? round + 1 : null,
+    details: figures,
+  }));
+  await page.route('**/api/federation.get', async (route) => {
+    const response = await route.fetch();
+    const body = (await response.json()) as { result: FederationView };
+    body.result.federations = [
+      {
+        id: 'radiology',
+        name: 'Radiology VQA',
+        version: 5,
+        hash: 'e52115cff1ad813a6b1e'.repeat(3),
+        receivedAt: new Date().toISOString(),
+        strategy: 'fedavg',
+        secure: true,
+        parts: [
+          { part: 'lora', shared: true },
+          { part: 'prompt', shared: true },
+          { part: 'head', shared: true },
+        ],
+        rounds,
+      },
+    ];
+    await route.fulfill({ response, json: body });
+  });
+
+  await page.goto(site.url);
+  await page.getByTestId('nav-training').click();
+  await expect(page.getByTestId('round-history-row')).toHaveCount(4);
+  for (const width of [1280, 1024]) {
+    await page.setViewportSize({ width, height: 800 });
+    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+    expect(overflow, `the page is ${overflow} px wider than a ${width} px window`).toBeLessThanOrEqual(0);
+    // The whole reason is shown, under its round.
+    await expect(page.getByTestId('round-reason').first()).toHaveText(reason);
+  }
   await page.unrouteAll({ behavior: 'ignoreErrors' });
 });

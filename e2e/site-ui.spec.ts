@@ -82,3 +82,25 @@ test('the API refuses calls without the launch token', async ({ request }) => {
   });
   expect(rebound.status()).toBe(421);
 });
+
+test('a wrong, stale or missing launch token is explained instead of waited on', async ({ context }) => {
+  const site = startProcess('site', 'serve', '--data-dir', join(tempDir(), 'site'));
+  const ready = await site.waitForEvent((e) => e.event === 'ready', 'site agent ready');
+  // An earlier launch's address: the token changes every time an agent starts.
+  const earlier = startProcess('site', 'serve', '--data-dir', join(tempDir(), 'site'));
+  const earlierUrl = String(
+    (await earlier.waitForEvent((e) => e.event === 'ready', 'other agent ready')).url,
+  );
+  const origin = new URL(String(ready.url)).origin;
+  const staleToken = earlierUrl.split('#')[1]!;
+  // Each in a fresh tab: a tab keeps the token it was opened with.
+  for (const address of [`${origin}/#${staleToken}`, `${origin}/#token=wrong`, `${origin}/`]) {
+    const page = await context.newPage();
+    await page.goto(address);
+    await expect(page.getByTestId('agent-failure')).toHaveText(
+      'This link has expired or is incomplete. Open the address printed by `cohort site serve` (the token changes each time the agent starts).',
+    );
+    await expect(page.getByTestId('loading')).toHaveCount(0);
+    await page.close();
+  }
+});

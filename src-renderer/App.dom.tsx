@@ -20,12 +20,18 @@ const NAV: Record<Route, { label: string; title: string }> = {
 };
 
 export function App() {
-  const { status, logs, round, setStatus } = useSiteStatus();
+  const { status, failure, logs, round, setStatus } = useSiteStatus();
   const [route, go] = useHashRoute(ROUTES, 'overview');
   const enrolled = Boolean(status?.site);
   const roundRunning = round !== undefined && describeRoundPhase(round.phase).outcome === null;
 
   const screen = () => {
+    if (!status && failure)
+      return (
+        <p className="error" role="alert" data-testid="agent-failure">
+          {failure}
+        </p>
+      );
     if (!status)
       return (
         <p className="muted" data-testid="loading">

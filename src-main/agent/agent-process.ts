@@ -28,16 +28,24 @@ if (typeof dataDir !== 'string') {
   process.exit(2);
 }
 
-const agent = await SiteAgent.open({ dataDir });
-agent.on('event', (event) => parentPort.postMessage({ kind: 'event', event }));
+let agent: SiteAgent | undefined;
+let failure = '';
+try {
+  agent = await SiteAgent.open({ dataDir });
+  agent.on('event', (event) => parentPort.postMessage({ kind: 'event', event }));
+} catch (error) {
+  // E.g. `cohort site serve` already runs on this data directory. Staying up to answer every call with
+  // the reason lets the window say why, where an exited agent would only leave it waiting.
+  failure = (error as Error).message;
+}
 parentPort.on('message', ({ data }) => {
   const message = data as { kind?: unknown; id?: unknown; channel?: unknown; input?: unknown };
   if (message.kind !== 'call' || typeof message.id !== 'number') return;
-  void handleSiteApiCall(agent, message.channel, message.input).then((result) =>
-    parentPort.postMessage({ kind: 'result', id: message.id, result }),
-  );
+  const reply = (result: unknown) => parentPort.postMessage({ kind: 'result', id: message.id, result });
+  if (!agent) return reply({ ok: false, error: { code: 'agent_unavailable', message: failure } });
+  void handleSiteApiCall(agent, message.channel, message.input).then(reply);
 });
 parentPort.postMessage({ kind: 'ready' });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => void agent.close().then(() => process.exit(0)));
+  process.once(signal, () => void (agent?.close() ?? Promise.resolve()).then(() => process.exit(0)));
 }

@@ -18,6 +18,7 @@ import {
   type RosterEntry,
 } from '../federation/coordinator-connection.js';
 import { openSiteStoreWorker, type RemoteSiteStore } from '../store/open-store.js';
+import { acquireAgentLock } from './agent-lock.js';
 import { EnrollmentError, enrollWithLink, loadOrCreateIdentity } from './enrollment.js';
 import {
   ENROLLMENT_SETTING,
@@ -65,6 +66,7 @@ export class SiteAgent extends EventEmitter<{ event: [SiteEvent] }> {
     private enrollment: EnrollmentState | undefined,
     private identity: IdentityKeyPair | undefined,
     private readonly options: SiteAgentOptions,
+    private readonly releaseLock: () => void,
   ) {
     super();
     this.data = new SiteDataService(store);
@@ -73,12 +75,22 @@ export class SiteAgent extends EventEmitter<{ event: [SiteEvent] }> {
 
   static async open(options: SiteAgentOptions): Promise<SiteAgent> {
     const paths = ensureSiteDataDir(options.dataDir);
-    const store = await openSiteStoreWorker(paths.database);
-    const stored = await store.remote.getSetting(ENROLLMENT_SETTING);
-    const enrollment = stored === undefined ? undefined : enrollmentStateSchema.parse(stored);
-    const identity = existsSync(paths.identityKey) ? readIdentityKeyFile(paths.identityKey) : undefined;
-    const interrupted = await store.remote.closeInterruptedRounds(new Date().toISOString());
-    const agent = new SiteAgent(paths, store, enrollment, identity, options);
+    const releaseLock = acquireAgentLock(paths.dataDir);
+    let store: RemoteSiteStore | undefined;
+    let agent: SiteAgent;
+    let interrupted: number;
+    try {
+      store = await openSiteStoreWorker(paths.database);
+      const stored = await store.remote.getSetting(ENROLLMENT_SETTING);
+      const enrollment = stored === undefined ? undefined : enrollmentStateSchema.parse(stored);
+      const identity = existsSync(paths.identityKey) ? readIdentityKeyFile(paths.identityKey) : undefined;
+      interrupted = await store.remote.closeInterruptedRounds(new Date().toISOString());
+      agent = new SiteAgent(paths, store, enrollment, identity, options, releaseLock);
+    } catch (error) {
+      await store?.close();
+      releaseLock();
+      throw error;
+    }
     if (interrupted > 0)
       agent.log('warn', `${interrupted} round(s) were interrupted when the agent last stopped`);
     agent.startConnection();
@@ -159,6 +171,7 @@ export class SiteAgent extends EventEmitter<{ event: [SiteEvent] }> {
     this.connection?.stop();
     await this.trainer?.close();
     await this.store.close();
+    this.releaseLock();
   }
 
   private loadBase(): Promise<BaseModel> {

@@ -1,5 +1,5 @@
-import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { CliError } from '../../core/cli/errors.js';
 import { makeDir } from '../../core/util/make-dir.node.js';
@@ -15,6 +15,39 @@ export function ensureSiteDataDir(dataDir: string): SitePaths {
     throw new CliError(`${dataDir} exists and is not a directory`);
   makeDir(dataDir, 0o700);
   return sitePaths(dataDir);
+}
+
+/**
+ * The paths of an existing site, for commands that only read or change one (audit, participate, data):
+ * a mistyped --data-dir is refused rather than created as a new, empty site.
+ */
+export function requireSiteStore(command: string, dataDir: string): SitePaths {
+  const paths = sitePaths(dataDir);
+  const hint = "enroll first with 'cohort site enroll' (or import data with 'cohort site import')";
+  if (!existsSync(dataDir)) throw new CliError(`${command}: ${dataDir} does not exist; ${hint}`, 2);
+  // The coordinator's config file, named here because src-main may not import server/.
+  if (existsSync(join(dataDir, 'coordinator.json')))
+    throw new CliError(`${command}: ${dataDir} is a coordinator's data directory, not a site's`, 2);
+  if (!existsSync(paths.database)) throw new CliError(`${command}: no site store in ${dataDir}; ${hint}`, 2);
+  return paths;
+}
+
+/**
+ * Notes which of a site's files do not exist yet, so that a command that fails half-way (a refused
+ * enrollment) can take back what it created: the directory, if it made it, or else only the new files.
+ * Files that were there before are never touched.
+ */
+export function siteFilesToUndo(dataDir: string): () => void {
+  let createdDir: string | undefined;
+  for (let dir = resolve(dataDir); !existsSync(dir) && dirname(dir) !== dir; dir = dirname(dir))
+    createdDir = dir;
+  if (createdDir) return () => rmSync(createdDir, { recursive: true, force: true });
+  const { database, identityKey } = sitePaths(dataDir);
+  const mayCreate = existsSync(database)
+    ? [identityKey]
+    : [identityKey, database, `${database}-wal`, `${database}-shm`];
+  const files = mayCreate.filter((file) => !existsSync(file));
+  return () => files.forEach((file) => rmSync(file, { force: true }));
 }
 
 /** Everything a site pinned when it enrolled; stored in the site store under `enrollment`. */

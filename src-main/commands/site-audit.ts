@@ -1,5 +1,5 @@
 import { parseCommandArgs, parseIntegerOption, requireOption } from '../../core/cli/args.node.js';
-import { ensureSiteDataDir } from '../agent/site-data-dir.js';
+import { requireSiteStore } from '../agent/site-data-dir.js';
 import { SiteStore } from '../store/site-store.js';
 
 /** What left this machine: every message the site sent, with its size, hash and recipient. */
@@ -16,7 +16,7 @@ export async function run(args: string[]): Promise<number> {
   }
   const limit = parseIntegerOption(command, values.limit, '--limit', 1, 10_000) ?? 50;
   const store = new SiteStore(
-    ensureSiteDataDir(requireOption(command, values['data-dir'], '--data-dir')).database,
+    requireSiteStore(command, requireOption(command, values['data-dir'], '--data-dir')).database,
   );
   try {
     const page = store.auditLog(0, limit);

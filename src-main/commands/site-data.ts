@@ -1,8 +1,5 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseCommandArgs, requireOption } from '../../core/cli/args.node.js';
-import { CliError } from '../../core/cli/errors.js';
-import { sitePaths } from '../agent/site-data-dir.js';
+import { requireSiteStore } from '../agent/site-data-dir.js';
 import type { DataCounts } from '../data/site-data-service.js';
 import { openSiteData } from './site-store.js';
 
@@ -20,13 +17,7 @@ Counts the site's stored images and questions by split, answer type, organ and m
     return 0;
   }
   const dataDir = requireOption(COMMAND, values['data-dir'], '--data-dir');
-  const paths = sitePaths(dataDir);
-  // The coordinator's config file, named here because src-main may not import server/.
-  if (existsSync(join(dataDir, 'coordinator.json')))
-    throw new CliError(`${COMMAND}: ${dataDir} is a coordinator's data directory, not a site's`, 2);
-  if (!existsSync(paths.database)) {
-    throw new CliError(`${COMMAND}: no site store in ${dataDir} (import data with 'cohort site import')`, 2);
-  }
+  const paths = requireSiteStore(COMMAND, dataDir);
   const service = await openSiteData(COMMAND, paths.database);
   try {
     const counts = await service.counts();

@@ -1,6 +1,8 @@
+import { existsSync } from 'node:fs';
 import { parseCommandArgs, requireOption } from '../../core/cli/args.node.js';
 import { CliError } from '../../core/cli/errors.js';
 import { SiteAgent } from '../agent/site-agent.js';
+import { siteFilesToUndo } from '../agent/site-data-dir.js';
 
 export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(
@@ -19,7 +21,17 @@ site's identity key, pins the coordinator's TLS certificate and identity key, an
   const dataDir = requireOption('site enroll', values['data-dir'], '--data-dir');
   if (positionals.length !== 1)
     throw new CliError('site enroll: give exactly one enrollment link (quote it)', 2);
-  const agent = await SiteAgent.open({ dataDir });
+  const undoCreated = siteFilesToUndo(dataDir);
+  const newDirectory = !existsSync(dataDir);
+  let agent: SiteAgent;
+  try {
+    agent = await SiteAgent.open({ dataDir });
+  } catch (error) {
+    // Without the agent lock, files in an existing directory may be another agent's: touch none of them.
+    if (newDirectory) undoCreated();
+    throw error;
+  }
+  let enrolled = false;
   try {
     const status = await agent.enroll(positionals[0]!);
     if (values.json) console.log(JSON.stringify(status));
@@ -31,10 +43,13 @@ site's identity key, pins the coordinator's TLS certificate and identity key, an
 Compare these with the coordinator's operator over a channel you trust.
 Next: cohort site serve --data-dir ${dataDir}`);
     }
+    enrolled = true;
   } catch (error) {
     throw new CliError(`site enroll: ${(error as Error).message}`);
   } finally {
     await agent.close();
+    // A refused or unreachable enrollment leaves no half-made site (an identity key, an empty store).
+    if (!enrolled) undoCreated();
   }
   return 0;
 }

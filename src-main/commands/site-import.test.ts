@@ -136,7 +136,7 @@ describe('cohort site import / site data', () => {
       1,
       /is not a directory/,
     );
-    await expectOneLineError(cli(siteData, '--data-dir', join(tempDir(), 'empty')), 2, /no site store in/);
+    await expectOneLineError(cli(siteData, '--data-dir', join(tempDir(), 'empty')), 2, /does not exist/);
   });
 
   it('site synth stores SynthRad-VQA records once, with their organs, modalities and splits', async () => {

@@ -1,7 +1,7 @@
 import { parseCommandArgs, requireOption } from '../../core/cli/args.node.js';
 import { CliError } from '../../core/cli/errors.js';
 import type { ParticipationSettings } from '../../core/site-api/contract.js';
-import { ensureSiteDataDir } from '../agent/site-data-dir.js';
+import { requireSiteStore } from '../agent/site-data-dir.js';
 import { DEFAULT_PARTICIPATION, PARTICIPATION_SETTING } from '../federation/federation-client.js';
 import { SiteStore } from '../store/site-store.js';
 
@@ -39,7 +39,7 @@ coordinator adds are accepted without asking. With no arguments, prints the curr
   const dataDir = requireOption(command, values['data-dir'], '--data-dir');
   if (positionals.length > 1)
     throw new CliError(`${command}: expected on or off, not '${positionals.join(' ')}'`, 2);
-  const store = new SiteStore(ensureSiteDataDir(dataDir).database);
+  const store = new SiteStore(requireSiteStore(command, dataDir).database);
   try {
     const current: ParticipationSettings = {
       ...DEFAULT_PARTICIPATION,

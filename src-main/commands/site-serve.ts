@@ -33,6 +33,11 @@ backoff) and serves the site UI on 127.0.0.1, protected by a token printed in it
     await agent.close();
     throw new CliError(`site serve: ${(error as Error).message}`);
   }
+  // Listening before announcing readiness: a stop that follows the announcement at once is still clean.
+  const stopRequested = new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
   const emit = (event: Record<string, unknown>) =>
     console.log(JSON.stringify({ at: new Date().toISOString(), ...event }));
   if (values.json) {
@@ -66,10 +71,7 @@ Press Ctrl-C to stop.`);
       if (event.type === 'log') console.log(`[${event.level}] ${event.message}`);
     });
   }
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
+  await stopRequested;
   await server.close();
   await agent.close();
   if (values.json) emit({ event: 'stopped' });

@@ -53,8 +53,10 @@ function httpClient(): SiteApiClient {
       const event = JSON.parse(String(message.data)) as SiteEvent;
       for (const listener of listeners) listener(event);
     };
-    ws.onclose = () => {
+    ws.onclose = (close) => {
       socket = undefined;
+      // A refused token stays refused: the page says so (status.get fails the same way), retrying cannot help.
+      if (close.code === 4401) return;
       // The agent itself went away (or restarted): tell the UI, then keep trying.
       for (const listener of listeners)
         listener({

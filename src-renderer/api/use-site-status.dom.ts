@@ -1,6 +1,11 @@
 import { useCallback, useEffect, useState } from 'react';
 import type { FederationEvent, SiteEvent, SiteStatus } from '../../core/site-api/contract.js';
-import { siteApi } from './site-api-client.dom.js';
+import { SiteApiCallError, siteApi } from './site-api-client.dom.js';
+
+/** What the UI says when the agent refuses the page's launch token (or the address carried none). */
+const EXPIRED_LINK_MESSAGE =
+  'This link has expired or is incomplete. Open the address printed by `cohort site serve` (the token ' +
+  'changes each time the agent starts).';
 
 export interface LogLine {
   at: string;
@@ -16,6 +21,8 @@ export type RoundEvent = Extract<FederationEvent, { type: 'round' }>;
  */
 export function useSiteStatus(): {
   status: SiteStatus | undefined;
+  /** Why the first status could not be had; the UI shows it until a status arrives after all. */
+  failure: string | undefined;
   logs: LogLine[];
   round: RoundEvent | undefined;
   setStatus: (status: SiteStatus) => void;
@@ -29,14 +36,23 @@ export function useSiteStatus(): {
   );
   const [logs, setLogs] = useState<LogLine[]>([]);
   const [round, setRound] = useState<RoundEvent>();
+  const [failure, setFailure] = useState<string>();
   useEffect(() => {
     const unsubscribe = siteApi.subscribe((event: SiteEvent) => {
       if (event.type === 'status') setStatus(event.status);
       else if (event.type === 'log') setLogs((previous) => [event, ...previous].slice(0, 50));
       else if (event.type === 'federation' && event.event.type === 'round') setRound(event.event);
     });
-    siteApi.invoke('status.get', undefined).then(setStatus, () => undefined);
+    siteApi
+      .invoke('status.get', undefined)
+      .then(setStatus, (error: Error) =>
+        setFailure(
+          error instanceof SiteApiCallError && error.code === 'unauthorized'
+            ? EXPIRED_LINK_MESSAGE
+            : error.message,
+        ),
+      );
     return unsubscribe;
   }, [setStatus]);
-  return { status, logs, round, setStatus };
+  return { status, failure, logs, round, setStatus };
 }

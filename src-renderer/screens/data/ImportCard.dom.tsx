@@ -9,7 +9,7 @@ import { formatCount, formatDuration } from '../../format.dom.js';
 const FORMATS: Record<ImportFormat, { label: string; hint: string; placeholder: string; table: boolean }> = {
   'vqa-rad': {
     label: 'VQA-RAD folder',
-    hint: 'A folder with trainset.json (and testset.json) and the images it names.',
+    hint: 'A VQA-RAD folder (the MEVF layout): questions from trainset.json only (testset.json is not read), images from images/.',
     placeholder: '/data/vqa-rad',
     table: false,
   },

@@ -1,3 +1,4 @@
+import { Fragment } from 'react';
 import type { FederationView } from '../../../core/site-api/contract.js';
 import {
   formatBytes,
@@ -11,6 +12,9 @@ import { LockIcon } from '../../components/LockIcon.dom.js';
 import { localRoundFigures } from '../../round-phase.dom.js';
 
 type Federation = FederationView['federations'][number];
+
+/** The round history's columns, for a reason row that spans them all. */
+const COLUMNS = 11;
 
 const PART_NAMES: Record<string, string> = {
   lora: 'LoRA (attention and MLP)',
@@ -95,7 +99,7 @@ export function FederationCard({ federation }: { federation: Federation }) {
         <p className="muted small">This site has not taken part in a round of this federation yet.</p>
       ) : (
         <div className="table-scroll">
-          <table className="table compact" data-testid="round-history">
+          <table className="table compact round-history" data-testid="round-history">
             <thead>
               <tr>
                 <th scope="col">Round</th>
@@ -134,42 +138,60 @@ export function FederationCard({ federation }: { federation: Federation }) {
                 const figures = localRoundFigures(round.details);
                 const v = figures.validation;
                 return (
-                  <tr key={round.round} data-testid="round-history-row" data-status={round.status}>
-                    <td>{round.round}</td>
-                    <td>
-                      <span className={`pill pill-${OUTCOME_TONE[round.status] ?? 'neutral'}`}>
-                        {round.status}
-                      </span>
-                      {round.reason && <div className="muted small reason">{round.reason}</div>}
-                    </td>
-                    <td className="nowrap">
-                      v{round.startingVersion}
-                      {round.publishedVersion !== null && ` → v${round.publishedVersion}`}
-                    </td>
-                    <td className="num" title={v ? `${formatCount(v.n)} validation questions` : undefined}>
-                      {formatPercent(v?.overallAcc)}
-                    </td>
-                    <td className="num nowrap">
-                      {formatPercent(v?.closedAcc)} / {formatPercent(v?.openAcc)}
-                    </td>
-                    <td className="num">{figures.trainLoss === null ? '–' : figures.trainLoss.toFixed(3)}</td>
-                    <td className="num">
-                      {figures.trainExamples === null ? '–' : formatCount(figures.trainExamples)}
-                    </td>
-                    <td className="num nowrap">{formatDuration(figures.trainMs)}</td>
-                    <td className="num nowrap">{formatDuration(figures.secaggClientMs)}</td>
-                    <td className="num nowrap">
-                      {figures.uploadBytes === null ? '–' : formatBytes(figures.uploadBytes)}
-                    </td>
-                    <td className="nowrap small">
-                      {formatDateTime(round.startedAt)}
-                      {round.finishedAt && (
-                        <div className="muted small">
-                          took {formatDuration(Date.parse(round.finishedAt) - Date.parse(round.startedAt))}
-                        </div>
-                      )}
-                    </td>
-                  </tr>
+                  <Fragment key={round.round}>
+                    <tr
+                      data-testid="round-history-row"
+                      data-status={round.status}
+                      className={round.reason ? 'has-reason' : undefined}
+                    >
+                      <td>{round.round}</td>
+                      <td>
+                        <span className={`pill pill-${OUTCOME_TONE[round.status] ?? 'neutral'}`}>
+                          {round.status}
+                        </span>
+                      </td>
+                      <td className="nowrap">
+                        v{round.startingVersion}
+                        {round.publishedVersion !== null && ` → v${round.publishedVersion}`}
+                      </td>
+                      <td className="num" title={v ? `${formatCount(v.n)} validation questions` : undefined}>
+                        {formatPercent(v?.overallAcc)}
+                      </td>
+                      <td className="num nowrap">
+                        {formatPercent(v?.closedAcc)} / {formatPercent(v?.openAcc)}
+                      </td>
+                      <td className="num">
+                        {figures.trainLoss === null ? '–' : figures.trainLoss.toFixed(3)}
+                      </td>
+                      <td className="num">
+                        {figures.trainExamples === null ? '–' : formatCount(figures.trainExamples)}
+                      </td>
+                      <td className="num nowrap">{formatDuration(figures.trainMs)}</td>
+                      <td className="num nowrap">{formatDuration(figures.secaggClientMs)}</td>
+                      <td className="num nowrap">
+                        {figures.uploadBytes === null ? '–' : formatBytes(figures.uploadBytes)}
+                      </td>
+                      <td className="small">
+                        {formatDateTime(round.startedAt)}
+                        {round.finishedAt && (
+                          <div className="muted small">
+                            took {formatDuration(Date.parse(round.finishedAt) - Date.parse(round.startedAt))}
+                          </div>
+                        )}
+                      </td>
+                    </tr>
+                    {/* Below its row, across the whole table: a reason can run to several sentences. */}
+                    {round.reason && (
+                      <tr className="reason-row">
+                        <td />
+                        <td colSpan={COLUMNS - 1} className="muted small">
+                          <div className="reason" data-testid="round-reason">
+                            {round.reason}
+                          </div>
+                        </td>
+                      </tr>
+                    )}
+                  </Fragment>
                 );
               })}
             </tbody>
