@@ -36,9 +36,18 @@ export function toBase64(bytes: Uint8Array): string {
  */
 export function fromBase64(text: string): Uint8Array {
   const out = new Uint8Array(Math.floor((text.length * 6) / 8));
+  fromBase64Into(text, out, 0);
+  return out;
+}
+
+/**
+ * `fromBase64` into `out` at `offset` (which must have room for ⌊6·length/8⌋ bytes), for callers that
+ * keep many small decoded values in one buffer instead of one array each.
+ */
+export function fromBase64Into(text: string, out: Uint8Array, offset: number): void {
   let acc = 0;
   let bits = 0;
-  let at = 0;
+  let at = offset;
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
     const digit = code < 128 ? DECODE[code]! : -1;
@@ -51,7 +60,6 @@ export function fromBase64(text: string): Uint8Array {
     }
   }
   if (bits > 4 || (acc & ((1 << bits) - 1)) !== 0) throw new Error('invalid input');
-  return out;
 }
 
 export function utf8(text: string): Uint8Array {

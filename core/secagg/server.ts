@@ -1,4 +1,4 @@
-import { equalBytes, fromBase64, toBase64 } from './bytes.js';
+import { equalBytes, fromBase64, fromBase64Into, toBase64 } from './bytes.js';
 import {
   advertMessage,
   consistencyMessage,
@@ -111,8 +111,9 @@ export class SecAggServer {
   private consistencyBytes?: Uint8Array;
   private u4 = new Set<string>();
   private responders = new Set<string>();
-  private selfMaskShares = new Map<string, Uint8Array[]>();
-  private keyShares = new Map<string, Uint8Array[]>();
+  /** The first t revealed shares of each b_v (alive v) and s_v^SK (dead v), packed per secret. */
+  private selfMaskShares = new Map<string, KeptShares>();
+  private keyShares = new Map<string, KeptShares>();
   /** During `receiveAll`: the signature check already made for the message being accepted. */
   private preverified?: SignatureJob & { ok: boolean };
 
@@ -468,14 +469,12 @@ export class SecAggServer {
     };
     for (const { of } of message.selfMaskShares) check(of, true);
     for (const { of } of message.keyShares) check(of, false);
-    // Every share decoded before any is kept, so a refused message leaves nothing behind. Reconstruction
-    // uses the first t shares of each secret, so later ones are checked and dropped.
-    const decode = ({ of, share }: { of: string; share: string }) => ({ of, share: fromBase64(share) });
-    const selfMaskShares = message.selfMaskShares.map(decode);
-    const keyShares = message.keyShares.map(decode);
+    // Reconstruction uses the first t shares of each secret: those are decoded into the secret's buffer,
+    // later ones were checked above and are dropped. Decoding cannot fail after the schema (44 URL-safe
+    // characters always make 33 bytes), so a refused message has left nothing behind.
     const t = this.params.neighbourhoodThreshold;
-    for (const { of, share } of selfMaskShares) keepUpTo(this.selfMaskShares, of, share, t);
-    for (const { of, share } of keyShares) keepUpTo(this.keyShares, of, share, t);
+    for (const { of, share } of message.selfMaskShares) keepShare(this.selfMaskShares, of, share, t);
+    for (const { of, share } of message.keyShares) keepShare(this.keyShares, of, share, t);
     this.responders.add(u);
   }
 
@@ -484,13 +483,18 @@ export class SecAggServer {
     const alive = [...this.u3].sort();
     const dead = [...this.u2].filter((site) => !this.u3.has(site)).sort();
     const shareSets = [
-      ...alive.map((u) => ({ site: u, shares: this.selfMaskShares.get(u) ?? [], what: `b_${u}` })),
-      ...dead.map((v) => ({ site: v, shares: this.keyShares.get(v) ?? [], what: `s_${v}^SK` })),
+      ...alive.map((u) => ({ kept: this.selfMaskShares.get(u), what: `b_${u}` })),
+      ...dead.map((v) => ({ kept: this.keyShares.get(v), what: `s_${v}^SK` })),
     ];
-    for (const { shares, what } of shareSets) {
-      if (shares.length < t) refuse('below-threshold', `${shares.length} shares of ${what}, need ${t}`);
+    for (const { kept, what } of shareSets) {
+      const count = kept?.count ?? 0;
+      if (count < t) refuse('below-threshold', `${count} shares of ${what}, need ${t}`);
     }
-    const sets = shareSets.map(({ shares }) => shares);
+    const sets = shareSets.map(({ kept }) =>
+      Array.from({ length: kept!.count }, (_, j) =>
+        kept!.bytes.subarray(j * SHARE_BYTES, (j + 1) * SHARE_BYTES),
+      ),
+    );
     let secrets: Uint8Array[];
     try {
       secrets = this.engine.combineShares ? await this.engine.combineShares(sets) : await combineAll(sets);
@@ -559,10 +563,21 @@ function withSite(sorted: readonly string[], site: string): string[] {
   return [...sorted.slice(0, at), site, ...sorted.slice(at)];
 }
 
-function keepUpTo(map: Map<string, Uint8Array[]>, key: string, value: Uint8Array, limit: number): void {
-  const list = map.get(key);
-  if (!list) map.set(key, [value]);
-  else if (list.length < limit) list.push(value);
+/** Revealed shares of one secret, decoded side by side (no array per share). */
+interface KeptShares {
+  bytes: Uint8Array;
+  count: number;
+}
+
+/** A Shamir share of a 32-byte secret: the 32 bytes and the x coordinate. */
+const SHARE_BYTES = 33;
+
+function keepShare(map: Map<string, KeptShares>, site: string, share: string, limit: number): void {
+  let kept = map.get(site);
+  if (!kept) map.set(site, (kept = { bytes: new Uint8Array(limit * SHARE_BYTES), count: 0 }));
+  if (kept.count >= limit) return;
+  fromBase64Into(share, kept.bytes, kept.count * SHARE_BYTES);
+  kept.count++;
 }
 
 function messageStage(message: ClientMessage): ServerStage {
