@@ -13,6 +13,7 @@ import {
 import { createWorkerMaskEngine, nativeMaskEngine } from '../core/secagg/mask-engine.node.js';
 import { resolveParams } from '../core/secagg/params.js';
 import { libsodiumPrg, type PrgFactory } from '../core/secagg/prg.js';
+import { nativePrg } from '../core/secagg/native.node.js';
 import { opensslPrg } from '../core/secagg/prg.node.js';
 import {
   makeIdentities,
@@ -184,6 +185,7 @@ export async function run(args: string[]): Promise<number> {
   // the raw figure and the protocol's figure alike.
   const opensslBefore = keystreamThroughput(opensslPrg, 128);
   const libsodiumBefore = keystreamThroughput(libsodiumPrg, 16);
+  const nativeBefore = keystreamThroughput(nativePrg, 128);
 
   const cpuNow = () => {
     const { user, system } = process.cpuUsage();
@@ -297,6 +299,7 @@ export async function run(args: string[]): Promise<number> {
     const rawSideBySideMbS = rawBytes / 1e6 / (rawMs / 1000);
     const opensslAfter = keystreamThroughput(opensslPrg, 128);
     const libsodiumAfter = keystreamThroughput(libsodiumPrg, 16);
+    const nativeAfter = keystreamThroughput(nativePrg, 128);
     const libsodiumMbS = (libsodiumBefore + libsodiumAfter) / 2;
     const completed = sim.result.sets.u5;
     const clientMs = median(completed.map((site) => sim.clientMs.get(site)!));
@@ -363,6 +366,9 @@ export async function run(args: string[]): Promise<number> {
       openssl_measured: 'interleaved with the sites masking: same thread, same bytes, same 64 KiB reads',
       openssl_chacha20_mb_s_before_after: [round(opensslBefore), round(opensslAfter)],
       libsodium_wasm_chacha20_mb_s: round(libsodiumMbS),
+      // The masks' own PRG (native libsodium where it loads), raw, alone before and after the round.
+      native_prg: nativePrg.name,
+      native_chacha20_mb_s: round((nativeBefore + nativeAfter) / 2),
       mask_vs_openssl: round(maskMbS / rawSideBySideMbS, 3),
       // The same two figures over CPU time instead of wall time (less sensitive to other jobs' load).
       mask_mb_s_cpu: round(clientEngine.stats.keystreamBytes / 1e3 / maskCpuMs),
@@ -408,6 +414,10 @@ export async function run(args: string[]): Promise<number> {
         `${fmt(figures.openssl_chacha20_mb_s)} (alone before ${fmt(round(opensslBefore))}, after ${fmt(round(opensslAfter))})`,
       ],
       ['raw libsodium WASM ChaCha20 MB/s', fmt(figures.libsodium_wasm_chacha20_mb_s)],
+      [
+        `raw ${figures.native_prg} ChaCha20 MB/s (alone)`,
+        `${fmt(figures.native_chacha20_mb_s)} (before ${fmt(round(nativeBefore))}, after ${fmt(round(nativeAfter))})`,
+      ],
       ['mask / raw OpenSSL', fmt(figures.mask_vs_openssl)],
       [
         '  the same over CPU time',

@@ -13,13 +13,12 @@ import {
 } from './mask.js';
 import type { MaskWorker } from './mask-worker.node.js';
 import { WORDS_PER_BLOCK } from './prg.js';
-import { nativeVerify } from './native.node.js';
-import { opensslPrg } from './prg.node.js';
+import { nativePrg, nativeVerify } from './native.node.js';
 import { combineAll, packShareSets, unpackShareSets } from './shares.js';
 
-/** The in-thread engine on Node's native ChaCha20: what a site uses to mask its own input. */
+/** The in-thread engine on native ChaCha20 (libsodium's, else OpenSSL's): what a site masks its input with. */
 export function nativeMaskEngine(chunkWords = DEFAULT_CHUNK_WORDS): MaskEngine {
-  return new InThreadMaskEngine(opensslPrg, chunkWords);
+  return new InThreadMaskEngine(nativePrg, chunkWords);
 }
 
 export interface WorkerMaskEngineOptions {
@@ -54,7 +53,7 @@ export function createWorkerMaskEngine(options: WorkerMaskEngineOptions = {}): M
   };
 
   return {
-    name: `workers(${count})/${opensslPrg.name}`,
+    name: `workers(${count})/${nativePrg.name}`,
     stats,
     allocate(length) {
       return new Uint32Array(new SharedArrayBuffer(length * 4));
@@ -64,7 +63,7 @@ export function createWorkerMaskEngine(options: WorkerMaskEngineOptions = {}): M
       try {
         if (terms.length === 0 || target.length === 0) return;
         if (target.length * terms.length < minWorkWords || target.length < count * WORDS_PER_BLOCK * 64) {
-          applyMasksInThread(opensslPrg, target, terms, 0, chunkWords);
+          applyMasksInThread(nativePrg, target, terms, 0, chunkWords);
           return;
         }
         const shared = target.buffer instanceof SharedArrayBuffer;

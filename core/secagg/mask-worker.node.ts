@@ -1,8 +1,7 @@
 import { serveInWorker } from '../util/worker-rpc.node.js';
 import { derivePairSeeds, type PairSeedJob } from './crypto.js';
 import { applyMasksInThread, type MaskTerm } from './mask.js';
-import { nativeVerify } from './native.node.js';
-import { opensslPrg } from './prg.node.js';
+import { nativePrg, nativeVerify } from './native.node.js';
 import { combineShares, packShareSets, unpackShareSets } from './shares.js';
 
 /** A mask worker: applies the terms to its range of a shared vector (see mask-engine.node.ts). */
@@ -33,7 +32,7 @@ serveInWorker<MaskWorker>(() => ({
     for (let i = 0; i < signs.length; i++) {
       terms.push({ key: keys.subarray(i * 32, i * 32 + 32), sign: signs[i]! > 0 ? 1 : -1 });
     }
-    applyMasksInThread(opensslPrg, target, terms, start, chunkWords);
+    applyMasksInThread(nativePrg, target, terms, start, chunkWords);
     return end - start;
   },
   combine(packed) {

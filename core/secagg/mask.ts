@@ -180,7 +180,12 @@ function applyWithAdder(
     target.set(view.subarray(offset, offset + words));
     for (let first = 0; first < readers.length; first += SIMD_GROUP) {
       const last = Math.min(readers.length, first + SIMD_GROUP);
-      for (let r = first; r < last; r++) adder.source(r - first).set(readers[r]!.next(words));
+      for (let r = first; r < last; r++) {
+        const reader = readers[r]!;
+        const source = adder.source(r - first);
+        if (reader.nextInto) reader.nextInto(source.subarray(0, words));
+        else source.set(reader.next(words));
+      }
       // Readers [first, last) are plus readers up to index plus.length, minus readers after.
       const kPlus = Math.max(0, Math.min(last, plus.length) - first);
       adder.run(kPlus, last - first - kPlus, words);

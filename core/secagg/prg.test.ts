@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { applyMasksInThread, InThreadMaskEngine, type MaskTerm } from './mask.js';
 import { createWorkerMaskEngine, nativeMaskEngine } from './mask-engine.node.js';
 import { keystream, libsodiumPrg } from './prg.js';
+import { nativePrg } from './native.node.js';
 import { opensslPrg } from './prg.node.js';
 import { sodium } from './sodium.js';
 
@@ -10,7 +11,7 @@ const hex = (words: Uint32Array) =>
   Buffer.from(words.buffer, words.byteOffset, words.byteLength).toString('hex');
 const key32 = () => new Uint8Array(randomBytes(32));
 
-describe('ChaCha20-IETF keystream: Node (OpenSSL) equals libsodium', () => {
+describe('ChaCha20-IETF keystream: Node (OpenSSL) and native libsodium equal libsodium (WASM)', () => {
   it('matches the RFC 8439 A.1 test vectors (zero key and nonce, blocks 0 and 1)', () => {
     const zero = new Uint8Array(32);
     const block0 =
@@ -19,7 +20,7 @@ describe('ChaCha20-IETF keystream: Node (OpenSSL) equals libsodium', () => {
     const block1 =
       '9f07e7be5551387a98ba977c732d080dcb0f29a048e3656912c6533e32ee7aed' +
       '29b721769ce64e43d57133b074d839d531ed1f28510afb45ace10a1f4b794d6f';
-    for (const prg of [opensslPrg, libsodiumPrg]) {
+    for (const prg of [opensslPrg, nativePrg, libsodiumPrg]) {
       expect(hex(keystream(prg, zero, 16, 0)), prg.name).toBe(block0);
       expect(hex(keystream(prg, zero, 16, 1)), prg.name).toBe(block1);
       expect(hex(keystream(prg, zero, 32, 0)), prg.name).toBe(block0 + block1);
@@ -38,14 +39,15 @@ describe('ChaCha20-IETF keystream: Node (OpenSSL) equals libsodium', () => {
         block,
         key,
       );
-      expect(hex(keystream(opensslPrg, key, words, block))).toBe(Buffer.from(reference).toString('hex'));
+      for (const prg of [opensslPrg, nativePrg])
+        expect(hex(keystream(prg, key, words, block)), prg.name).toBe(Buffer.from(reference).toString('hex'));
     }
   });
 
   it('gives the same stream read in chunks as in one piece, and a mid-stream start equals the tail', () => {
     const key = key32();
     const whole = keystream(opensslPrg, key, 4096);
-    for (const prg of [opensslPrg, libsodiumPrg]) {
+    for (const prg of [opensslPrg, nativePrg, libsodiumPrg]) {
       const reader = prg.open(key);
       const parts = [16, 1024, 48, 3008].map((n) => new Uint32Array(reader.next(n).slice().buffer));
       const joined = new Uint32Array(4096);
@@ -57,6 +59,21 @@ describe('ChaCha20-IETF keystream: Node (OpenSSL) equals libsodium', () => {
       expect(hex(joined)).toBe(hex(whole));
       expect(hex(keystream(prg, key, 1024, 3072 / 16))).toBe(hex(whole.subarray(3072)));
     }
+  });
+
+  it('writes the same stream in place (nextInto) as it returns (next), into views at any offset', () => {
+    expect(nativePrg.name).toBe('libsodium-native');
+    const key = key32();
+    const whole = keystream(libsodiumPrg, key, 4096);
+    const reader = nativePrg.open(key);
+    const memory = new Int32Array(4096 + 7);
+    let offset = 0;
+    for (const n of [16, 1024, 48, 3008]) {
+      reader.nextInto!(memory.subarray(7 + offset, 7 + offset + n));
+      offset += n;
+    }
+    expect(hex(new Uint32Array(memory.buffer, 28, 4096))).toBe(hex(whole));
+    expect(memory.subarray(0, 7).every((word) => word === 0)).toBe(true);
   });
 
   it('differs for different keys', () => {

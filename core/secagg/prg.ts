@@ -28,6 +28,11 @@ export interface KeystreamReader {
    * until the next call. `words` must be a multiple of 16 except on the last call.
    */
   next(words: number): Int32Array;
+  /**
+   * Optional: the next `out.length` words written into `out` (the same stream as `next`), for PRGs that
+   * can write into memory they did not allocate; it saves an allocation and a copy per read.
+   */
+  nextInto?(out: Int32Array): void;
 }
 
 /** Where keystreams come from: libsodium (platform-free, WASM) or Node's OpenSSL (`prg.node.ts`). */
