@@ -16,7 +16,13 @@ import {
   signModelVersion,
   type FederationConfig,
 } from '../../core/protocol/federation.js';
-import { decodeFrame, encodeFrame, floatBits, type RoundFrame } from '../../core/protocol/rounds.js';
+import {
+  decodeFrame,
+  encodeFrame,
+  floatBits,
+  type RoundFrame,
+  type RoundOpen,
+} from '../../core/protocol/rounds.js';
 import type { FederationEvent } from '../../core/site-api/contract.js';
 import type { EnrollmentState } from '../agent/site-data-dir.js';
 import { SiteDataService } from '../data/site-data-service.js';
@@ -141,6 +147,28 @@ async function versionFrame(
   };
 }
 
+/** A round-open frame for round 1 of 'fed' at `version`, as a coordinator would send it. */
+function roundOpen(
+  version: Awaited<ReturnType<typeof versionFrame>>,
+  participants: string[],
+  identityKeys: Record<string, string>,
+): RoundOpen {
+  return {
+    type: 'round-open',
+    federationId: 'fed',
+    round: 1,
+    mode: 'train',
+    config: version.config,
+    configHash: version.configHash,
+    version: version.version,
+    shared: version.shared,
+    participants,
+    identityKeys,
+    joinBy: new Date(Date.now() + 10_000).toISOString(),
+    trainBy: new Date(Date.now() + 60_000).toISOString(),
+  };
+}
+
 describe('the site checks every global version before using it', () => {
   it('accepts a version signed by the pinned coordinator key', async () => {
     const { store, connection, events } = await site();
@@ -180,20 +208,10 @@ describe('the site checks every global version before using it', () => {
       autoAcceptRoster: true,
     });
     const bad = await versionFrame(impostor, federationConfig());
-    connection.deliver({
-      type: 'round-open',
-      federationId: 'fed',
-      round: 1,
-      mode: 'train',
-      config: bad.config,
-      configHash: bad.configHash,
-      version: bad.version,
-      shared: bad.shared,
-      participants: ['site-a', 'site-b'],
-      identityKeys: { 'site-a': encodeKey(impostor.publicKey), 'site-b': encodeKey(impostor.publicKey) },
-      joinBy: new Date(Date.now() + 10_000).toISOString(),
-      trainBy: new Date(Date.now() + 60_000).toISOString(),
-    });
+    const impostorKey = encodeKey(impostor.publicKey);
+    connection.deliver(
+      roundOpen(bad, ['site-a', 'site-b'], { 'site-a': impostorKey, 'site-b': impostorKey }),
+    );
     await expect
       .poll(() => connection.sent.find((m) => m.type === 'round-join'))
       .toMatchObject({ accept: false, reason: 'the global version failed verification at this site' });
@@ -203,20 +221,7 @@ describe('the site checks every global version before using it', () => {
   it('declines rounds while the operator has participation off', async () => {
     const { connection } = await site();
     const good = await versionFrame(coordinator, federationConfig());
-    connection.deliver({
-      type: 'round-open',
-      federationId: 'fed',
-      round: 1,
-      mode: 'train',
-      config: good.config,
-      configHash: good.configHash,
-      version: good.version,
-      shared: good.shared,
-      participants: ['site-a'],
-      identityKeys: {},
-      joinBy: new Date(Date.now() + 10_000).toISOString(),
-      trainBy: new Date(Date.now() + 60_000).toISOString(),
-    });
+    connection.deliver(roundOpen(good, ['site-a'], {}));
     await expect
       .poll(() => connection.sent.find((m) => m.type === 'round-join'))
       .toMatchObject({ accept: false, reason: 'the site operator has paused participation' });
@@ -241,20 +246,7 @@ describe('the round roster (the sites that joined)', () => {
         ]),
       ),
     );
-    connection.deliver({
-      type: 'round-open',
-      federationId: 'fed',
-      round: 1,
-      mode: 'train',
-      config: good.config,
-      configHash: good.configHash,
-      version: good.version,
-      shared: good.shared,
-      participants,
-      identityKeys: keys,
-      joinBy: new Date(Date.now() + 10_000).toISOString(),
-      trainBy: new Date(Date.now() + 60_000).toISOString(),
-    });
+    connection.deliver(roundOpen(good, participants, keys));
     await expect
       .poll(() => connection.sent.find((m) => m.type === 'round-join'))
       .toMatchObject({ accept: true });
