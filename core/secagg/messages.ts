@@ -26,8 +26,9 @@ export const siteIdSchema = z.string().regex(SITE_ID_PATTERN);
 const sessionIdSchema = base64Of(32);
 const federationIdSchema = z.string().min(1).max(256);
 const roundSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-/** A Shamir share of a 32-byte secret: 32 bytes + the x coordinate. */
-const shareSchema = base64Of(33);
+/** Bytes of a Shamir share of a 32-byte secret: the 32 bytes and the x coordinate. */
+export const SHARE_BYTES = 33;
+const shareSchema = base64Of(SHARE_BYTES);
 /** nonce (24) + framed plaintext (≤ 4·5 + 23 + 2·128 + 2·33) + tag (16). */
 const ciphertextSchema = base64Max(24 + 20 + 23 + 256 + 66 + 16);
 const MAX_SITES = 100_000;
@@ -208,7 +209,7 @@ function checkObject<T>(shape: { [K in keyof T]-?: Check }): Check {
   };
 }
 
-const checkShare = checkBase64Of(33);
+const checkShare = checkBase64Of(SHARE_BYTES);
 const checkCiphertext = checkBase64Max(24 + 20 + 23 + 256 + 66 + 16);
 const checkSignature = checkBase64Of(64);
 

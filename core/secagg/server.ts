@@ -15,6 +15,7 @@ import {
 import { SecAggError, refuse } from './errors.js';
 import { InThreadMaskEngine, addVectors, type MaskEngine, type MaskTerm, type SignatureJob } from './mask.js';
 import {
+  SHARE_BYTES,
   parseClientMessage,
   type AdvertList,
   type AdvertiseKeys,
@@ -568,9 +569,6 @@ interface KeptShares {
   bytes: Uint8Array;
   count: number;
 }
-
-/** A Shamir share of a 32-byte secret: the 32 bytes and the x coordinate. */
-const SHARE_BYTES = 33;
 
 function keepShare(map: Map<string, KeptShares>, site: string, share: string, limit: number): void {
   let kept = map.get(site);

@@ -205,12 +205,12 @@ export async function simulateRound(options: SimulateOptions): Promise<Simulatio
     if (message.type === 'masked-input') addVectors(expected, inputs.get(site)!);
     if (message.type === 'masked-input') inputs.delete(site);
   };
-  const received: ReceivedStage[] = [];
+  const recording: ReceivedStage[] = [];
   const record = (stage: DropStage, batched: boolean, messages: { from: string; message: unknown }[]) => {
     if (!options.record) return;
-    const last = received.at(-1);
+    const last = recording.at(-1);
     if (last?.stage === stage && last.batched === batched) last.messages.push(...messages);
-    else received.push({ stage, batched, messages: [...messages] });
+    else recording.push({ stage, batched, messages: [...messages] });
   };
   /** Messages held back for one `receiveAll` (batchSigned), in arrival order. */
   let held: { from: string; message: unknown; sent: ClientMessage }[] = [];
@@ -325,7 +325,7 @@ export async function simulateRound(options: SimulateOptions): Promise<Simulatio
     refusals,
     identities,
     server,
-    received: options.record ? received : undefined,
+    received: options.record ? recording : undefined,
   };
 }
 

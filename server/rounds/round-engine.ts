@@ -78,9 +78,8 @@ interface ActiveRound {
   federationId: string;
   round: number;
   participants: Set<string>;
-  joins: Map<string, boolean>;
-  /** Why sites declined, in their words (for the abort reason when too few joined). */
-  declines: Map<string, string>;
+  /** Each site's answer to round-open: joined, or declined with its reason in its words. */
+  joins: Map<string, { accept: boolean; reason: string | null }>;
   /** Sites out of the round: those that sent round-leave, and those that had not joined when joining closed. */
   left: Set<string>;
   plainUpdates: Map<string, SiteContribution>;
@@ -195,7 +194,6 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
       round,
       participants: new Set(candidates),
       joins: new Map(),
-      declines: new Map(),
       left: new Set(),
       plainUpdates: new Map(),
       secagg: undefined,
@@ -271,9 +269,13 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
         joinBy,
       );
       timings.joinMs = Date.now() - started;
-      const joined = candidates.filter((s) => active.joins.get(s) === true && this.reachable(active, s));
+      const joined = candidates.filter(
+        (s) => active.joins.get(s)?.accept === true && this.reachable(active, s),
+      );
       if (joined.length < config.minSites) {
-        const why = [...active.declines].map(([site, reason]) => `${site}: ${reason}`);
+        const why = [...active.joins]
+          .filter(([, join]) => !join.accept)
+          .map(([site, join]) => `${site}: ${join.reason ?? 'no reason given'}`);
         const silent = candidates.filter((s) => !active.joins.has(s));
         if (silent.length > 0) why.push(`no answer from ${silent.join(', ')}`);
         return await abort(
@@ -493,10 +495,7 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
         this.deliverToSecAgg(active, active.secagg, siteId, frame);
       } else if (frame.type === 'round-join') {
         const join = roundJoinSchema.parse(frame);
-        if (!active.joins.has(siteId)) {
-          active.joins.set(siteId, join.accept);
-          if (!join.accept) active.declines.set(siteId, join.reason ?? 'no reason given');
-        }
+        if (!active.joins.has(siteId)) active.joins.set(siteId, { accept: join.accept, reason: join.reason });
         if (!join.accept)
           void this.store.audit('round-declined', siteId, { round: active.round, reason: join.reason });
       } else if (frame.type === 'round-leave') {
