@@ -5,6 +5,7 @@ import tseslint from 'typescript-eslint';
 import reactHooks from 'eslint-plugin-react-hooks';
 import globals from 'globals';
 import { builtinModules } from 'node:module';
+import processRules from './scripts/lint/process-rules.js';
 
 // Exact specifiers (not gitignore-style patterns, which would also match our own folders named like
 // built-ins, e.g. core/crypto/).
@@ -39,6 +40,11 @@ export default tseslint.config(
       'no-console': 'off',
       eqeqeq: ['error', 'smart'],
     },
+  },
+  {
+    files: ['**/*.{ts,tsx}'],
+    plugins: { cohort: processRules },
+    rules: { 'cohort/file-suffix': 'error', 'cohort/no-import-cycles': 'error' },
   },
   {
     files: ['core/**/*.ts'],

@@ -1,6 +1,5 @@
 import type { z } from 'zod';
-import type { AnswerType } from './types.js';
-import type { ItemError } from './vqa-rad.js';
+import type { AnswerType, ItemError } from './types.js';
 
 /** A question as the dataset parsers return it: trimmed, typed, with the dataset's own id. */
 export interface DatasetQuestion {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseQuestionRows, type DatasetQuestion } from './question-rows.js';
-import type { ItemError } from './vqa-rad.js';
+import type { ItemError } from './types.js';
 
 /** One question of SLAKE (`train.json`, `validate.json`, `test.json`). Extra fields are ignored. */
 const slakeRowSchema = z.looseObject({

@@ -1,7 +1,7 @@
 import { parse as parseCsv, CsvError } from 'csv-parse/sync';
 import { DataInputError } from './text.js';
 import type { AnswerType, Split } from './types.js';
-import type { ItemError } from './vqa-rad.js';
+import type { ItemError } from './types.js';
 
 /**
  * Question tables in CSV or JSON Lines: one row per question, with a column naming the image file (or, for

@@ -3,6 +3,18 @@
 export type AnswerType = 'closed' | 'open';
 export type Split = 'train' | 'val';
 
+/** One bad item of an import (a row, a question or a file), reported instead of failing the whole import. */
+export interface ItemError {
+  /** Where in the input: a row index, a question id or a file name. */
+  item: string;
+  message: string;
+  /**
+   * The local file the error is about, for the operator's eyes only: importers return it but the site
+   * store never writes it (file names of hospital exports can carry patient names).
+   */
+  path?: string;
+}
+
 /** An 8-bit grayscale image, row-major, `pixels.length === width * height`. */
 export interface GrayImage {
   width: number;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseQuestionRows, type DatasetQuestion } from './question-rows.js';
+import type { ItemError } from './types.js';
 
 /** One row of VQA-RAD's `trainset.json` (MEVF layout). Extra fields are allowed and ignored. */
 const vqaRadRowSchema = z.looseObject({
@@ -13,17 +14,6 @@ const vqaRadRowSchema = z.looseObject({
 
 /** A VQA-RAD question; `organ` is `image_organ` (HEAD, CHEST, ABD). */
 export type VqaRadQuestion = Omit<DatasetQuestion, 'modality'>;
-
-export interface ItemError {
-  /** Where in the input: a row index, a question id or a file name. */
-  item: string;
-  message: string;
-  /**
-   * The local file the error is about, for the operator's eyes only: importers return it but the site
-   * store never writes it (file names of hospital exports can carry patient names).
-   */
-  path?: string;
-}
 
 /**
  * Validates VQA-RAD question rows. Bad rows become per-item errors instead of failing the whole file;

@@ -1,6 +1,6 @@
 import type { RecordedFormat } from '../../core/data/site-data-api.js';
 import type { AnswerType, Split } from '../../core/data/types.js';
-import type { ItemError } from '../../core/data/vqa-rad.js';
+import type { ItemError } from '../../core/data/types.js';
 
 export type { ItemError };
 export { IMPORT_FORMATS } from '../../core/data/site-data-api.js';
