@@ -5,10 +5,8 @@ import {
   type IpcMainInvokeEvent,
   type UtilityProcess,
 } from 'electron';
+import { SITE_API_EVENT, SITE_API_INVOKE } from '../../core/site-api/ipc-channels.js';
 import { APP_ORIGIN } from './security.main.js';
-
-export const SITE_API_INVOKE = 'site-api:invoke';
-export const SITE_API_EVENT = 'site-api:event';
 
 type AgentReply =
   { kind: 'result'; id: number; result: unknown } | { kind: 'event'; event: unknown } | { kind: 'ready' };

@@ -6,10 +6,7 @@ import type {
   SiteApiOutput,
   SiteEvent,
 } from '../../core/site-api/contract.js';
-
-// Channel names repeated from agent-bridge.main.ts: a sandboxed preload cannot import main-process code.
-const SITE_API_INVOKE = 'site-api:invoke';
-const SITE_API_EVENT = 'site-api:event';
+import { SITE_API_EVENT, SITE_API_INVOKE } from '../../core/site-api/ipc-channels.js';
 
 /**
  * The renderer's only door: two named functions. Never ipcRenderer itself, never the IPC event object.
