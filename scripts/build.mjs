@@ -3,7 +3,8 @@
 // cannot be ES modules), and the two React UIs with Vite.
 import { build as esbuild } from 'esbuild';
 import { build as viteBuild } from 'vite';
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import sharp from 'sharp';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -57,6 +58,20 @@ if (preloads.length > 0) {
 }
 for (const config of ['src-renderer/vite.config.ts', 'server/console/vite.config.ts']) {
   await viteBuild({ configFile: join(root, config), logLevel: quiet ? 'warn' : 'warn' });
+}
+// The desktop app's window, tray and installer icons, rendered from the site UI's favicon so there is one
+// drawing. 32 px for the tray (Electron picks @2x itself), 512 px for the packagers.
+mkdirSync(join(root, 'dist', 'icons'), { recursive: true });
+const iconSource = join(root, 'src-renderer', 'public', 'favicon.svg');
+for (const [name, size] of [
+  ['tray.png', 32],
+  ['tray@2x.png', 64],
+  ['icon.png', 512],
+]) {
+  await sharp(iconSource, { density: 1200 })
+    .resize(size, size)
+    .png()
+    .toFile(join(root, 'dist', 'icons', name));
 }
 if (!quiet)
   console.log(

@@ -20,6 +20,7 @@ export function startAgentBridge(
   agentModule: string,
   dataDir: string,
   window: BrowserWindow,
+  onEvent: (event: unknown) => void = () => undefined,
 ): UtilityProcess {
   const agent = utilityProcess.fork(agentModule, ['--data-dir', dataDir], {
     serviceName: 'Cohort site agent',
@@ -32,8 +33,9 @@ export function startAgentBridge(
     if (message.kind === 'result') {
       pending.get(message.id)?.(message.result);
       pending.delete(message.id);
-    } else if (message.kind === 'event' && !window.isDestroyed()) {
-      window.webContents.send(SITE_API_EVENT, message.event);
+    } else if (message.kind === 'event') {
+      onEvent(message.event);
+      if (!window.isDestroyed()) window.webContents.send(SITE_API_EVENT, message.event);
     }
   });
   agent.on('exit', (code) => {

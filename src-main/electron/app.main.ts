@@ -10,6 +10,7 @@ import {
   secureWebPreferences,
   serveRenderer,
 } from './security.main.js';
+import { SiteTray } from './tray.main.js';
 
 /**
  * The desktop shell: one locked-down window over the renderer, and the site agent in a utilityProcess.
@@ -25,8 +26,11 @@ const { values } = parseArgs({
 const dataDir =
   typeof values['data-dir'] === 'string' ? values['data-dir'] : join(app.getPath('userData'), 'site');
 
+// One app per user: a second launch focuses the running window instead of starting a second agent on
+// the same data directory (the agent's own lock would refuse it anyway).
 if (!app.requestSingleInstanceLock()) app.quit();
 registerAppScheme();
+let quitting = false;
 
 app.whenReady().then(() => {
   serveRenderer(join(distDir, 'renderer'));
@@ -36,13 +40,30 @@ app.whenReady().then(() => {
     height: 820,
     title: 'Cohort',
     show: false,
+    icon: join(distDir, 'icons', 'icon.png'),
     webPreferences: secureWebPreferences(join(here, 'bridge.preload.cjs')),
   });
   lockDown(window.webContents);
-  const agent = startAgentBridge(join(distDir, 'src-main', 'agent', 'agent-process.js'), dataDir, window);
+  const tray = new SiteTray(join(distDir, 'icons', 'tray.png'), window, () => app.quit());
+  const agent = startAgentBridge(
+    join(distDir, 'src-main', 'agent', 'agent-process.js'),
+    dataDir,
+    window,
+    (event) => tray.onAgentEvent(event),
+  );
   window.once('ready-to-show', () => window.show());
+  // Closing the window hides it to the tray: the site keeps taking part in rounds until the operator
+  // quits from the tray menu.
+  window.on('close', (event) => {
+    if (quitting) return;
+    event.preventDefault();
+    window.hide();
+  });
+  app.on('second-instance', () => tray.show());
   void window.loadURL(`${APP_ORIGIN}/index.html`);
-  app.on('before-quit', () => agent.kill());
+  app.on('before-quit', () => {
+    quitting = true;
+    tray.destroy();
+    agent.kill();
+  });
 });
-
-app.on('window-all-closed', () => app.quit());
