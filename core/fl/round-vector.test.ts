@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { quantizationErrorBound, seededRng } from '../secagg/encoding.js';
+import { maxCounter, quantizationErrorBound, seededRng } from '../secagg/encoding.js';
 import {
   aggregatePlain,
   decodeAggregate,
@@ -44,6 +44,16 @@ describe('round vector', () => {
     // float32 storage of the mean adds at most one ulp of values around 0.01.
     expect(worst).toBeLessThan(bound + 1e-9);
     expect(worst).toBeGreaterThan(0);
+  });
+
+  it('at 100 sites a training loss above the counter cap saturates instead of stopping the site', () => {
+    const spec = roundEncodingSpec(1, 100);
+    const site = contribution(1, 8, 10_000);
+    site.counters.trainLossMilli = 3_000 * 10_000; // loss 3.0 over 10,000 examples: above the cap
+    const encoded = encodeContribution(site, spec, seededRng(1));
+    const decoded = decodeAggregate(encoded, 8, spec);
+    expect(decoded.counters.trainLossMilli).toBe(maxCounter(100));
+    expect(decoded.counters.valClosedN).toBe(41);
   });
 
   it('turns counters into federation-wide metrics', () => {

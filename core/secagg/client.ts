@@ -21,12 +21,12 @@ import { SecAggError, refuse } from './errors.js';
 import { InThreadMaskEngine, type MaskEngine, type MaskTerm } from './mask.js';
 import type { z } from 'zod';
 import {
-  FAST_CHECKS,
   advertListSchema,
   aliveListSchema,
   shareBundleSchema,
   unmaskRequestSchema,
   parseServerMessage,
+  parseWith,
   type AdvertList,
   type AdvertiseKeys,
   type AliveList,
@@ -437,10 +437,7 @@ export class SecAggClient {
   }
 
   private validate<T>(schema: z.ZodType<T>, value: unknown): T {
-    if (FAST_CHECKS.get(schema)?.(value)) return value as T;
-    const result = schema.safeParse(value);
-    if (!result.success) refuse('malformed', 'coordinator message does not match its schema');
-    return result.data;
+    return parseWith(schema, value, 'coordinator message');
   }
 
   private abort(): void {

@@ -37,16 +37,16 @@ describe('dropouts at every stage (n = 10, t = 7)', () => {
     });
   });
 
-  it('honours a custom threshold', async () => {
+  it('honours a custom threshold (down to the floor ⌊n/2⌋ + 1 = 6)', async () => {
     const sim = await simulateRound({
       ...base,
-      threshold: 3,
-      dropouts: { 'masked-input': [0, 1, 2, 3, 4, 5, 6] },
+      threshold: 6,
+      dropouts: { 'masked-input': [0, 1, 2, 3] },
     });
     expect(sim.exact).toBe(true);
-    expect(sim.result.included).toHaveLength(3);
+    expect(sim.result.included).toHaveLength(6);
     await expect(
-      simulateRound({ ...base, threshold: 3, dropouts: { 'masked-input': [0, 1, 2, 3, 4, 5, 6, 7] } }),
+      simulateRound({ ...base, threshold: 6, dropouts: { 'masked-input': [0, 1, 2, 3, 4] } }),
     ).rejects.toMatchObject({ code: 'below-threshold' });
   });
 });
@@ -59,11 +59,12 @@ describe('dropouts with SecAgg+ neighbourhoods (n = 30, k = 8: 7 of 9 shares per
       stage === at ? server.neighboursOf('site-001').slice(0, count) : [];
 
   it('aborts cleanly when U1 is smaller than one neighbourhood threshold', async () => {
+    // t = 6 of 10, k = 8 (7 of 9): the six sites left make U1 ≥ t, but one neighbourhood of six < 7.
     const run = simulateRound({
       ...base,
-      threshold: 2,
-      neighbours: 6,
-      dropouts: { advertise: [0, 1, 2, 3, 4, 5] },
+      threshold: 6,
+      neighbours: 8,
+      dropouts: { advertise: [0, 1, 2, 3] },
     });
     await expect(run).rejects.toMatchObject({ code: 'below-threshold' });
   });

@@ -125,10 +125,48 @@ describe('encode → sum → decode', () => {
     expect(() => encodeUpdate({ update: [1], weight: spec.maxWeight + 1, counters: [0, 0] }, spec)).toThrow(
       /weight/,
     );
-    expect(() => encodeUpdate({ update: [1], weight: 1, counters: [maxCounter(nMax) + 1, 0] }, spec)).toThrow(
-      /counter/,
-    );
     expect(() => encodeUpdate({ update: [1], weight: 1, counters: [0] }, spec)).toThrow(/counters/);
+  });
+
+  it('saturates counters at the cap instead of refusing them (no value stops a site from sending)', () => {
+    const cap = maxCounter(nMax);
+    const counters = (values: number[]) =>
+      Array.from(encodeUpdate({ update: [1], weight: 1, counters: values }, spec).subarray(2));
+    expect(counters([cap + 1, cap])).toEqual([cap, cap]);
+    expect(counters([Infinity, 2 ** 60])).toEqual([cap, cap]);
+    // A diverged loss (NaN) counts as the cap; a negative or fractional figure as the nearest allowed one.
+    expect(counters([NaN, -5])).toEqual([cap, 0]);
+    expect(counters([2.4, 2.6])).toEqual([2, 3]);
+  });
+
+  it('100 sites whose training-loss counter is above its cap still send their masked inputs; the sum saturates', async () => {
+    const sites = 100;
+    const wide: EncodingSpec = {
+      clip: 1,
+      bits: chooseBits(sites),
+      maxWeight: 1000,
+      nMax: sites,
+      counters: 2,
+    };
+    const cap = maxCounter(sites);
+    const engine = nativeMaskEngine();
+    const sim = await simulateRound({
+      n: sites,
+      params: encodedLength(4, wide),
+      // Each site: 10,000 training examples at a loss of 3.0 gives 30,000,000 milli-units, above the cap.
+      inputs: (_site, u) =>
+        encodeUpdate({ update: [0.1, 0, 0, 0], weight: 1000, counters: [30_000_000, u] }, wide, seededRng(u)),
+      // SecAgg+ with small neighbourhoods keeps the round cheap; the encoding only depends on nMax.
+      neighbours: 10,
+      clientEngine: engine,
+      serverEngine: engine,
+      measureTraffic: false,
+    });
+    expect(sim.exact).toBe(true);
+    expect(sim.result.included).toHaveLength(sites);
+    const decoded = decodeSum(sim.result.sum, 4, wide);
+    expect(decoded.counters).toEqual([sites * cap, (sites * (sites - 1)) / 2]);
+    expect(decoded.totalWeight).toBe(sites * 1000);
   });
 
   it('decodes the secure-aggregation sum of real sites within the bound', async () => {

@@ -7,7 +7,8 @@
  *   rounding and stored as uint32 two's complement: q_i = SR(w · clip_C(Δ)_i · s) with
  *   s = (2^(B−1) − 1) / (C · W), W the largest allowed weight. |w · clip_C(Δ)_i| ≤ C · W, so
  *   |q_i| ≤ 2^(B−1) − 1.
- * - w and the counters c_j (examples, correct answers, …): exact non-negative integers.
+ * - w and the counters c_j (examples, correct answers, …): exact non-negative integers; a counter
+ *   saturates at ⌊(2^31 − 1)/N_max⌋ (see `saturate`).
  *
  * Overflow is impossible by construction: with B + ⌈log2 N_max⌉ ≤ 31 (`chooseBits`), the sum of N ≤ N_max
  * coordinates lies in ±N_max·(2^(B−1) − 1) < 2^30, and every integer field is at most ⌊(2^31 − 1)/N_max⌋,
@@ -120,9 +121,6 @@ export function encodeUpdate(input: EncodeInput, spec: EncodingSpec, rng: Rng = 
   if (!Number.isInteger(input.weight) || input.weight < 0 || input.weight > spec.maxWeight) {
     throw new RangeError(`weight must be an integer from 0 to ${spec.maxWeight} (got ${input.weight})`);
   }
-  for (const c of counters) {
-    if (!Number.isInteger(c) || c < 0 || c > limit) throw new RangeError(`counter ${c} outside 0…${limit}`);
-  }
   const d = input.update.length;
   const out = new Uint32Array(encodedLength(d, spec));
   const { clipped } = clipL2(input.update, spec.clip);
@@ -138,8 +136,19 @@ export function encodeUpdate(input: EncodeInput, spec: EncodingSpec, rng: Rng = 
     out[i] = q >>> 0;
   }
   out[d] = input.weight;
-  counters.forEach((c, j) => (out[d + 1 + j] = c));
+  counters.forEach((c, j) => (out[d + 1 + j] = saturate(c, limit)));
   return out;
+}
+
+/**
+ * A counter as the integer in [0, limit] nearest to it, NaN (a diverged loss) as `limit`. Counters
+ * saturate by design rather than refuse: no figure a site measures may stop it from sending its masked
+ * input (at 100 sites the cap is 21,474,836, below 10,000 training examples' loss × 1000 at a loss of
+ * 3). A sum that includes a saturated counter is a lower bound on the true figure.
+ */
+function saturate(value: number, limit: number): number {
+  if (Number.isNaN(value)) return limit;
+  return Math.min(limit, Math.max(0, Math.round(value)));
 }
 
 export interface DecodedSum {

@@ -16,10 +16,18 @@ export {
   defaultThreshold,
   neighbourhoods,
   resolveParams,
+  thresholdFloor,
   type RoundParams,
   type SecAggOptions,
   type SessionInfo,
 } from './params.js';
+export {
+  DEFAULT_SECURITY_POLICY,
+  checkSiteParams,
+  leastThreshold,
+  securityPolicySchema,
+  type SecurityPolicy,
+} from './policy.js';
 export type { Roster } from './roster.js';
 export {
   InThreadMaskEngine,

@@ -64,6 +64,58 @@ describe('messages', () => {
   });
 });
 
+/** A frame built by hand from a header's JSON text (encodeWire would never write these keys). */
+function rawFrame(json: string): Uint8Array {
+  const header = new TextEncoder().encode(json);
+  const out = new Uint8Array(Math.ceil((4 + header.length) / 4) * 4);
+  new DataView(out.buffer).setUint32(0, header.length, true);
+  out.set(header, 4);
+  return out;
+}
+
+describe('frame decoding builds plain objects (no prototype tricks)', () => {
+  const alive = { type: 'alive', sessionId: 'A'.repeat(43), alive: ['site-1'] };
+
+  it('a __proto__ key in a header cannot lend the message inherited fields', () => {
+    // JSON.parse makes "__proto__" an own key; copied by assignment it would set the prototype, and zod's
+    // strict schemas read inherited fields: this frame would then pass as a valid alive list.
+    const bytes = rawFrame(`{"__proto__":${JSON.stringify(alive)}}`);
+    let decoded: unknown;
+    try {
+      decoded = decodeWire(bytes);
+    } catch (error) {
+      expect(error).toMatchObject({ code: 'malformed' });
+    }
+    if (decoded !== undefined) expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype);
+    expect(() => parseServerMessage(decodeWire(bytes))).toThrow(
+      expect.objectContaining({ code: 'malformed' }),
+    );
+  });
+
+  it('refuses __proto__, constructor and prototype keys at any depth', () => {
+    for (const key of ['__proto__', 'constructor', 'prototype']) {
+      const top = JSON.stringify(alive).replace('{', `{"${key}":{"alive":["site-2"]},`);
+      const nested = JSON.stringify({ ...alive, alive: [] }).replace('"alive":[]', `"alive":[{"${key}":1}]`);
+      const escaped = top.replace(
+        `"${key}"`,
+        `"\\u${key.charCodeAt(0).toString(16).padStart(4, '0')}${key.slice(1)}"`,
+      );
+      for (const json of [top, nested, escaped]) {
+        expect(() => decodeWire(rawFrame(json))).toThrow(
+          expect.objectContaining({ code: 'malformed', message: expect.stringContaining(key) }),
+        );
+      }
+    }
+  });
+
+  it('the schemas refuse a message with inherited fields, whatever built it', () => {
+    const inherited = Object.create(alive) as unknown;
+    expect(() => parseServerMessage(inherited)).toThrow(expect.objectContaining({ code: 'malformed' }));
+    const nested = { ...alive, alive: Object.create(['site-1']) as unknown };
+    expect(() => parseServerMessage(nested)).toThrow(expect.objectContaining({ code: 'malformed' }));
+  });
+});
+
 describe('fast validation = the zod schemas', () => {
   /** Small changes to a valid message: any of them may or may not be valid. */
   function mutants(message: Record<string, unknown>): unknown[] {

@@ -185,6 +185,7 @@ const checkUint32Array: Check = (value) => value instanceof Uint32Array;
 function checkArray(item: Check, max: number): Check {
   return (value) => {
     if (!Array.isArray(value) || value.length > max) return false;
+    if (Object.getPrototypeOf(value) !== Array.prototype) return false;
     for (let i = 0; i < value.length; i++) if (!item(value[i])) return false;
     return true;
   };
@@ -331,6 +332,10 @@ export const FAST_CHECKS = new Map<z.ZodType, Check>([
  */
 export function parseWith<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   if (FAST_CHECKS.get(schema)?.(value)) return value as T;
+  // zod reads a strict object's fields with `value[key]`, inherited ones included, and checks only own
+  // keys for strays: a value whose fields come from a prototype must not get that far.
+  if (!plainData(value))
+    throw new SecAggError('malformed', `${what}: not plain data (a prototype carries fields)`);
   const result = schema.safeParse(value);
   if (!result.success) {
     const issue = result.error.issues[0];
@@ -338,6 +343,25 @@ export function parseWith<T>(schema: z.ZodType<T>, value: unknown, what: string)
     throw new SecAggError('malformed', `${what}${where}: ${issue?.message ?? 'invalid'}`);
   }
   return result.data;
+}
+
+/**
+ * True when every object in `value` is a plain object (prototype Object.prototype or null), an array with
+ * Array's prototype, or a Uint32Array: what JSON.parse and `decodeWire` build. Messages are a few levels
+ * deep; the depth bound only stops a cyclic in-process object.
+ */
+function plainData(value: unknown, depth = 0): boolean {
+  if (typeof value !== 'object' || value === null || value instanceof Uint32Array) return true;
+  if (depth > 8) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (Array.isArray(value)) {
+    if (proto !== Array.prototype) return false;
+    for (let i = 0; i < value.length; i++) if (!plainData(value[i], depth + 1)) return false;
+    return true;
+  }
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const item of Object.values(value)) if (!plainData(item, depth + 1)) return false;
+  return true;
 }
 
 export function parseClientMessage(value: unknown): ClientMessage {
@@ -386,6 +410,24 @@ export function encodeWire(message: SecAggMessage): Uint8Array {
   return out;
 }
 
+/**
+ * Keys a frame may not carry at any depth. JSON.parse makes `"__proto__"` an own key; copied by assignment
+ * (as below) it would set the copy's prototype, whose fields the schemas would then read. No message has
+ * a field by any of these names, so a frame that names one is refused, not cleaned.
+ */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+/** Text that may spell a forbidden key: one of them quoted, or any escape (`"\u005f_proto__"`). */
+const MAY_HOLD_FORBIDDEN_KEY = /\\|"(?:__proto__|constructor|prototype)"/;
+
+function parseHeader(text: string): unknown {
+  // The reviver costs a call per value; frames without suspicious text (all honest ones) skip it.
+  if (!MAY_HOLD_FORBIDDEN_KEY.test(text)) return JSON.parse(text);
+  return JSON.parse(text, (key, value: unknown) => {
+    if (FORBIDDEN_KEYS.has(key)) throw new SecAggError('malformed', `wire frame: forbidden key ${key}`);
+    return value;
+  });
+}
+
 /** Decodes a frame into an unvalidated object; pass it to `parseClientMessage`/`parseServerMessage`. */
 export function decodeWire(bytes: Uint8Array): unknown {
   const fail = (why: string): never => {
@@ -397,8 +439,9 @@ export function decodeWire(bytes: Uint8Array): unknown {
   if (4 + headerLength > bytes.length) fail('truncated header');
   let header: unknown;
   try {
-    header = JSON.parse(decoder.decode(bytes.subarray(4, 4 + headerLength)));
-  } catch {
+    header = parseHeader(decoder.decode(bytes.subarray(4, 4 + headerLength)));
+  } catch (error) {
+    if (error instanceof SecAggError) throw error;
     fail('header is not JSON');
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header))

@@ -31,7 +31,10 @@ export interface SessionInfo {
 export interface SecAggOptions {
   /** Length of the (already encoded) input vector, in 32-bit words. */
   vectorLength: number;
-  /** Minimum number of sites in the sum, t. Default max(2, ⌊2n/3⌋ + 1) for a roster of n sites. */
+  /**
+   * Minimum number of sites in the sum, t. Default max(2, ⌊2n/3⌋ + 1) for a roster of n sites; never
+   * below ⌊n/2⌋ + 1 (`thresholdFloor`).
+   */
   threshold?: number;
   /**
    * SecAgg+ neighbourhood degree k (even): each site masks with and shares to k neighbours of a k-regular
@@ -39,7 +42,7 @@ export interface SecAggOptions {
    * above. Pass `'complete'` to force the complete graph.
    */
   neighbours?: number | 'complete';
-  /** Shares needed per neighbourhood (SecAgg+ only). Default max(2, ⌊2(k+1)/3⌋ + 1). */
+  /** Shares needed per neighbourhood (SecAgg+ only). Default max(2, ⌊2(k+1)/3⌋ + 1); at least ⌊(k+1)/2⌋ + 1. */
   neighbourhoodThreshold?: number;
 }
 
@@ -57,6 +60,16 @@ export function defaultThreshold(n: number): number {
   return Math.max(2, Math.floor((2 * n) / 3) + 1);
 }
 
+/**
+ * The least threshold the protocol accepts for n share holders: ⌊n/2⌋ + 1. At t ≤ n/2 a lying
+ * coordinator can show two disjoint halves two different alive lists, each signed by its own t members,
+ * and get b_v from one half and s_v^SK from the other (the split view, `refusals.test.ts`). Above n/2 any
+ * two views of t signers share a site, which signs only one.
+ */
+export function thresholdFloor(n: number): number {
+  return Math.max(2, Math.floor(n / 2) + 1);
+}
+
 export function resolveParams(rosterSize: number, options: SecAggOptions): RoundParams {
   const { vectorLength } = options;
   if (!Number.isSafeInteger(vectorLength) || vectorLength < 1 || vectorLength > 2 ** 32) {
@@ -64,8 +77,12 @@ export function resolveParams(rosterSize: number, options: SecAggOptions): Round
   }
   if (rosterSize < 2) refuse('invalid-config', 'secure aggregation needs at least 2 sites');
   const threshold = options.threshold ?? defaultThreshold(rosterSize);
-  if (!Number.isInteger(threshold) || threshold < 2 || threshold > rosterSize) {
-    refuse('invalid-config', `threshold must be an integer from 2 to ${rosterSize} (got ${threshold})`);
+  const floor = thresholdFloor(rosterSize);
+  if (!Number.isInteger(threshold) || threshold < floor || threshold > rosterSize) {
+    refuse(
+      'invalid-config',
+      `threshold must be an integer from ${floor} to ${rosterSize} (more than half of ${rosterSize} sites; got ${threshold})`,
+    );
   }
   let k: number | undefined;
   if (options.neighbours === undefined)
@@ -87,12 +104,16 @@ export function resolveParams(rosterSize: number, options: SecAggOptions): Round
   if (k + 1 > MAX_NEIGHBOURHOOD)
     refuse('invalid-config', `neighbours must be at most ${MAX_NEIGHBOURHOOD - 1}`);
   const neighbourhoodThreshold = options.neighbourhoodThreshold ?? defaultThreshold(k + 1);
+  const neighbourhoodFloor = thresholdFloor(k + 1);
   if (
     !Number.isInteger(neighbourhoodThreshold) ||
-    neighbourhoodThreshold < 2 ||
+    neighbourhoodThreshold < neighbourhoodFloor ||
     neighbourhoodThreshold > k + 1
   ) {
-    refuse('invalid-config', `neighbourhoodThreshold must be an integer from 2 to ${k + 1}`);
+    refuse(
+      'invalid-config',
+      `neighbourhoodThreshold must be an integer from ${neighbourhoodFloor} to ${k + 1} (more than half of the neighbourhood; got ${neighbourhoodThreshold})`,
+    );
   }
   return { rosterSize, vectorLength, threshold, neighbours: k, neighbourhoodThreshold };
 }

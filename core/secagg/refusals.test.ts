@@ -7,15 +7,16 @@ import {
   DOMAIN,
   encryptShares,
   pairSeed,
+  selfMaskKey,
   shareKey,
   sign,
   x25519,
   x25519KeyPair,
 } from './crypto.js';
 import { keystream, libsodiumPrg } from './prg.js';
-import type { SecAggError } from './errors.js';
-import type { ClientMessage, ServerMessage, UnmaskRequest } from './messages.js';
-import { makeIdentities } from './simulate.js';
+import { SecAggError } from './errors.js';
+import type { ClientMessage, ServerMessage, UnmaskRequest, UnmaskResponse } from './messages.js';
+import { makeIdentities, randomWords } from './simulate.js';
 import { SecAggServer, type Outbound } from './server.js';
 import { sodium } from './sodium.js';
 
@@ -23,13 +24,19 @@ const LENGTH = 8;
 
 /** Five sites (t = 4) driven stage by stage, so a test can tamper with any message or act for a site. */
 async function harness(
-  options: { n?: number; malicious?: string; length?: number; neighbours?: number } = {},
+  options: { n?: number; malicious?: string; length?: number; neighbours?: number; threshold?: number } = {},
 ) {
   const ids = makeIdentities(options.n ?? 5);
   const roster = Object.fromEntries(ids.map((id) => [id.siteId, id.publicKey]));
   const session = { federationId: 'fed-a', round: 7, modelHash: 'model-h', configHash: 'config-h' };
   const length = options.length ?? LENGTH;
-  const config = { session, roster, vectorLength: length, neighbours: options.neighbours };
+  const config = {
+    session,
+    roster,
+    vectorLength: length,
+    neighbours: options.neighbours,
+    threshold: options.threshold,
+  };
   const server = new SecAggServer(config);
   const clients = new Map(
     ids
@@ -549,6 +556,77 @@ describe('the client refuses at Unmasking', () => {
         }),
       'insufficient-signatures',
     );
+  });
+});
+
+/**
+ * The split view of issue 12: the coordinator received every masked input of six sites, tells sites 1–3
+ * that U3 = {1, 2, 3} and sites 4–6 that U3 = {4, 5, 6}. Each group's consistency check sees only its
+ * own list, signed by its three members. Group 1–3 then reveals its shares of s_4^SK (site-004 is "dead"
+ * to it) and group 4–6 its shares of b_4 (alive), and the coordinator unmasks y_4 on its own. Returns the
+ * refusal that stopped it, or whether site-004's input came out bit for bit.
+ */
+async function splitView(threshold: number): Promise<{ refused: string } | { recovered: boolean }> {
+  const victim = 'site-004';
+  const groupA = ['site-001', 'site-002', 'site-003'];
+  const groupB = ['site-004', 'site-005', 'site-006'];
+  try {
+    const h = await harness({ n: 6, threshold });
+    const input = randomWords(LENGTH);
+    h.client(victim).setInput(input);
+    await h.step();
+    const adverts = (h.messageFor(victim) as Extract<ServerMessage, { type: 'adverts' }>).adverts;
+    const sPk = (site: string) => fromBase64(adverts.find((a) => a.site === site)!.sPk);
+    await h.step();
+    const { replies } = await h.step();
+    const y = (replies.get(victim) as Extract<ClientMessage, { type: 'masked-input' }>).vector;
+    const sid = h.server.sessionId!;
+    const session = toBase64(sid);
+    const reveal = (group: string[], other: string[]) => {
+      const signatures = group.map((site) => ({
+        site,
+        signature: h.client(site).onAlive({ type: 'alive', sessionId: session, alive: group }).signature,
+      }));
+      return group.map((site) =>
+        h.client(site).onUnmaskRequest({
+          type: 'unmask-request',
+          sessionId: session,
+          alive: group,
+          dead: other,
+          signatures,
+        }),
+      );
+    };
+    const fromA = reveal(groupA, groupB);
+    const fromB = reveal(groupB, groupA);
+    const shares = (responses: UnmaskResponse[], kind: 'selfMaskShares' | 'keyShares') =>
+      responses
+        .flatMap((r) => r[kind])
+        .filter((s) => s.of === victim)
+        .map((s) => fromBase64(s.share));
+    const sKey = await combine(shares(fromA, 'keyShares'));
+    const selfSeed = await combine(shares(fromB, 'selfMaskShares'));
+    const x = y.slice();
+    const self = keystream(libsodiumPrg, selfMaskKey(selfSeed, sid, victim), LENGTH);
+    for (let i = 0; i < LENGTH; i++) x[i] = x[i]! - self[i]!;
+    for (const v of [...groupA, ...groupB].filter((site) => site !== victim)) {
+      const stream = keystream(libsodiumPrg, pairSeed(x25519(sKey, sPk(v), v), sid, victim, v), LENGTH);
+      for (let i = 0; i < LENGTH; i++) x[i] = x[i]! - (victim < v ? 1 : -1) * stream[i]!;
+    }
+    return { recovered: x.every((word, i) => word === input[i]) };
+  } catch (error) {
+    if (error instanceof SecAggError) return { refused: error.code };
+    throw error;
+  }
+}
+
+describe('the threshold floor t ≥ ⌊n/2⌋ + 1 stops the split view', () => {
+  it('t = 3 of 6: refused as a configuration (with it, the split view recovered a victim bit for bit)', async () => {
+    expect(await splitView(3)).toEqual({ refused: 'invalid-config' });
+  });
+
+  it('t = 4 of 6, the floor: a view of three alive is below t (and two views of t would share a signer)', async () => {
+    expect(await splitView(4)).toEqual({ refused: 'below-threshold' });
   });
 });
 
