@@ -7,6 +7,7 @@ const areas = {
   server: '../dist/server/cli.js',
   demo: '../dist/server/demo.js',
   site: '../dist/src-main/cli.js',
+  model: '../dist/src-main/cli.js',
   train: '../dist/src-main/cli.js',
   eval: '../dist/src-main/cli.js',
   bench: '../dist/bench/cli.js',
@@ -19,6 +20,7 @@ commands:
                                     run the coordinator: sites, federations, rounds, exports
   site enroll|serve|import|data|synth|participate|audit
                                     run a hospital site: enrollment, data, participation, audit log
+  model import                      register a language-model checkpoint (Hugging Face layout) by hash
   train, eval                       train or evaluate an adapter on one dataset (no federation)
   demo                              a coordinator and three sites train together on this machine
   bench secagg|train|import         benchmarks (printed figures, --json FILE)

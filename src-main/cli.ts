@@ -30,6 +30,10 @@ const commands: Record<string, CommandEntry> = {
     summary: 'list every message this site sent, with size and hash',
     load: () => import('./commands/site-audit.js'),
   },
+  'model import': {
+    summary: 'register a Hugging Face language-model checkpoint by content hash',
+    load: () => import('./commands/model-import.js'),
+  },
   train: {
     summary: 'train an adapter on one dataset (no federation)',
     load: () => import('./training/train.js'),

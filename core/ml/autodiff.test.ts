@@ -61,6 +61,7 @@ const cases: Case[] = [
   ['Sigmoid', (g, [x]) => g.sigmoid(x!), [{ shape: [3, 4] }]],
   ['Relu', (g, [x]) => g.relu(x!), [{ shape: [3, 4], init: awayFromZero }]],
   ['Gelu', (g, [x]) => g.gelu(x!), [{ shape: [3, 4] }]],
+  ['Gelu tanh approximation', (g, [x]) => g.gelu(x!, 'tanh'), [{ shape: [3, 4] }]],
   ['Softmax last axis', (g, [x]) => g.softmax(x!, -1), [{ shape: [2, 3, 5] }]],
   ['Softmax axis 1', (g, [x]) => g.softmax(x!, 1), [{ shape: [2, 3, 5] }]],
   ['LogSoftmax', (g, [x]) => g.logSoftmax(x!, -1), [{ shape: [3, 6] }]],

@@ -102,7 +102,19 @@ const rules: Record<string, Rule> = {
   Tanh: (g, _n, _i, [y], [dy]) => [g.mul(dy!, g.sub(g.scalar(1), g.mul(y!, y!)))],
   Sigmoid: (g, _n, _i, [y], [dy]) => [g.mul(dy!, g.mul(y!, g.sub(g.scalar(1), y!)))],
   Relu: (g, _n, [x], _o, [dy]) => [g.where(g.greater(x!, g.scalar(0)), dy!, g.scalar(0))],
-  Gelu: (g, _n, [x], _o, [dy]) => {
+  Gelu: (g, n, [x], _o, [dy]) => {
+    if (n.attrs.approximate?.value === 'tanh') {
+      // y = ½x(1 + t), t = tanh(u), u = c(x + 0.044715x³), c = √(2/π):
+      // y' = ½(1 + t) + ½x(1 − t²)·c(1 + 3·0.044715x²)
+      const c = Math.sqrt(2 / Math.PI);
+      const x2 = g.mul(x!, x!);
+      const u = g.mul(g.add(x!, g.mul(g.mul(x2, x!), g.scalar(0.044715))), g.scalar(c));
+      const t = g.tanh(u);
+      const du = g.mul(g.add(g.mul(x2, g.scalar(3 * 0.044715)), g.scalar(1)), g.scalar(c));
+      const dt = g.mul(g.sub(g.scalar(1), g.mul(t, t)), du);
+      const d = g.mul(g.add(g.add(t, g.scalar(1)), g.mul(x!, dt)), g.scalar(0.5));
+      return [g.mul(dy!, d)];
+    }
     // GELU(x) = x·Φ(x);  GELU'(x) = Φ(x) + x·φ(x),  Φ(x) = ½(1 + erf(x/√2)),  φ(x) = exp(−x²/2)/√(2π)
     const cdf = g.mul(g.add(g.erf(g.mul(x!, g.scalar(Math.SQRT1_2))), g.scalar(1)), g.scalar(0.5));
     const pdf = g.mul(g.exp(g.mul(g.mul(x!, x!), g.scalar(-0.5))), g.scalar(1 / Math.sqrt(2 * Math.PI)));

@@ -239,9 +239,13 @@ export class Graph {
   relu(x: Tensor) {
     return this.unary('Relu', x);
   }
-  /** Exact (erf) GELU, ONNX opset 20. */
-  gelu(x: Tensor) {
-    return this.unary('Gelu', x);
+  /** GELU, ONNX opset 20: exact (erf) by default, or the tanh approximation (GPT-2's gelu_new). */
+  gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none') {
+    return this.unary(
+      'Gelu',
+      x,
+      approximate === 'tanh' ? { approximate: { kind: 'string', value: 'tanh' } } : {},
+    );
   }
   identity(x: Tensor, name?: string): Tensor {
     return this.one('Identity', [x], x.dtype, x.shape, {}, name);

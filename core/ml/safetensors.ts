@@ -2,7 +2,8 @@
  * safetensors (https://huggingface.co/docs/safetensors): 8-byte little-endian header length, a JSON
  * header {name: {dtype, shape, data_offsets}, __metadata__}, then the raw little-endian data. Written
  * deterministically (tensors and keys in the given order, header padded with spaces to 8 bytes) so the
- * bytes can be hashed. Only F32 is used by Cohort.
+ * bytes can be hashed. Cohort writes F32 only; it reads F32, and F16/BF16 (widened to F32), because
+ * Hugging Face checkpoints are often stored in half precision.
  */
 
 export interface SafeTensor {
@@ -68,16 +69,40 @@ export function decodeSafetensors(bytes: Uint8Array): {
       shape: number[];
       data_offsets: [number, number];
     };
-    if (dtype !== 'F32') throw new Error(`safetensors: ${name} has dtype ${dtype}; only F32 is supported`);
+    const width = DTYPE_BYTES[dtype];
+    if (!width)
+      throw new Error(`safetensors: ${name} has dtype ${dtype}; only F32, F16 and BF16 are supported`);
     const [start, end] = data_offsets;
     const n = shape.reduce((a, b) => a * b, 1);
-    if (end - start !== n * 4 || dataStart + end > bytes.length || start < 0) {
+    if (end - start !== n * width || dataStart + end > bytes.length || start < 0) {
       throw new Error(`safetensors: ${name} has inconsistent offsets`);
     }
     // Copy into an aligned buffer (the data section need not be 4-byte aligned within `bytes`).
     const data = new Float32Array(n);
-    new Uint8Array(data.buffer).set(bytes.subarray(dataStart + start, dataStart + end));
+    const raw = bytes.subarray(dataStart + start, dataStart + end);
+    if (dtype === 'F32') new Uint8Array(data.buffer).set(raw);
+    else widenHalf(raw, data, dtype === 'BF16');
     tensors.set(name, { shape, data });
   }
   return { tensors, metadata };
+}
+
+const DTYPE_BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2 };
+
+/** Little-endian F16 or BF16 → F32. */
+function widenHalf(raw: Uint8Array, out: Float32Array, bf16: boolean): void {
+  const bits = new Uint32Array(out.buffer, out.byteOffset, out.length);
+  for (let i = 0; i < out.length; i++) {
+    const h = raw[2 * i]! | (raw[2 * i + 1]! << 8);
+    if (bf16) {
+      bits[i] = h << 16;
+      continue;
+    }
+    const sign = (h & 0x8000) << 16;
+    const exp = (h >> 10) & 0x1f;
+    const frac = h & 0x3ff;
+    if (exp === 0x1f) bits[i] = sign | 0x7f800000 | (frac << 13);
+    else if (exp !== 0) bits[i] = sign | ((exp + 112) << 23) | (frac << 13);
+    else out[i] = (sign ? -1 : 1) * frac * 2 ** -24; // zero and subnormals
+  }
 }
