@@ -106,5 +106,17 @@ test('a round started outside the page appears live, with its stage, then its ne
   await expect(page.getByTestId('round-1')).toHaveAttribute('data-state', 'completed');
   await expect(page.getByTestId('federation-latest-version')).toHaveText('v1');
   await expect(page.getByTestId('federation-live')).toContainText('v1');
+  await expect(page.getByTestId('metrics-chart-empty')).toBeVisible();
+
+  // A second round measures v1: the chart of federation-wide figures by version appears.
+  const [second] = await federation.runRounds('live', 1);
+  expect(second!.status, second!.reason ?? '').toBe('completed');
+  const chart = page.getByTestId('metrics-chart');
+  await expect(chart).toHaveAttribute('data-points', '2');
+  await expect(chart.locator('.recharts-line')).toHaveCount(4);
+  await page.screenshot({
+    path: join('test-results', 'screenshots', 'console-federation-chart.png'),
+    fullPage: true,
+  });
   await context.close();
 });

@@ -7,6 +7,7 @@ import type {
 } from '../../core/protocol/admin.js';
 import type { FederationConfig } from '../../core/protocol/federation.js';
 import { adminApi } from './api.dom.js';
+import { MetricsChart } from './MetricsChart.dom.js';
 
 const SECURE_STAGES = ['join', 'advertise', 'share-keys', 'masked-input', 'consistency', 'unmask'];
 const PLAIN_STAGES = ['join', 'plain-update'];
@@ -418,6 +419,7 @@ function FederationDetail({
         Accuracy is that of each round’s starting version on the union of the participating sites’ validation
         splits, summed under secure aggregation: no site’s own figure reaches the coordinator.
       </p>
+      <MetricsChart rounds={detail.rounds} />
       <RoundsTable rounds={detail.rounds} siteName={siteName} />
     </section>
   );
