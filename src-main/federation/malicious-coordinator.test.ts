@@ -350,7 +350,7 @@ describe('metric counters cannot be differenced', () => {
 
   it('the contribution is claimed before it leaves: a site that restarts keeps the claim', async () => {
     const config = coordinator.config();
-    const [site] = await federation(1, config);
+    const [site] = await federation(2, config);
     const version = await coordinator.version(config);
     expect(await site!.store.remote.claimContribution('fed', version.version.hash, 1)).toBe(true);
     expect(await site!.store.remote.claimContribution('fed', version.version.hash, 2)).toBe(false);
@@ -363,7 +363,10 @@ describe('metric counters cannot be differenced', () => {
       coordinator.roundOpen(version, ['site-1', 'site-2'], coordinator.identityKeys(), { round: 2 }),
     );
     const join = await until('the join answer', () => sentOf(site!, 'round-join')[0]);
-    expect(join).toMatchObject({ accept: false });
+    expect(join).toMatchObject({
+      accept: false,
+      reason: expect.stringMatching(/already sent its contribution/),
+    });
   });
 });
 
