@@ -5,6 +5,7 @@ import { roundEncodingSpec } from '../core/fl/round-vector.js';
 import type { RunningCoordinator } from '../server/coordinator.js';
 import type { SiteAgent } from '../src-main/agent/site-agent.js';
 import { PARTICIPATION_SETTING } from '../src-main/federation/federation-client.js';
+import { DEFAULT_SITE_POLICY } from '../src-main/federation/security-policy.js';
 import { createFederation, federationOf } from './support/federation-rounds.js';
 import { cleanupTempDirs } from './support/temp.js';
 
@@ -27,7 +28,7 @@ describe('federated rounds over the network', () => {
   it('runs a secure round with three sites, publishes a signed version, and the sites adopt it', async () => {
     const federation = await federationOf(3);
     running.push(federation);
-    await createFederation(federation.server, 'fed-a');
+    await createFederation(federation, 'fed-a');
     const outcome = await federation.server.rounds.runRound('fed-a');
     expect(outcome.status, outcome.reason ?? '').toBe('completed');
     expect(outcome.included).toHaveLength(3);
@@ -68,7 +69,7 @@ describe('federated rounds over the network', () => {
     const federation = await federationOf(3);
     running.push(federation);
     // The default threshold: over the three invited sites it would be 3, over the two that join it is 2.
-    await createFederation(federation.server, 'fed-decline', { secure: { enabled: true, clipNorm: 1 } });
+    await createFederation(federation, 'fed-decline', { secure: { enabled: true, clipNorm: 1 } });
     const declining = federation.sites[2]!;
     await declining.storeRemote.setSetting(PARTICIPATION_SETTING, {
       participate: false,
@@ -91,7 +92,7 @@ describe('federated rounds over the network', () => {
   it('says why a round could not start: each declining site and its reason', async () => {
     const federation = await federationOf(3);
     running.push(federation);
-    await createFederation(federation.server, 'fed-paused', { minSites: 2 });
+    await createFederation(federation, 'fed-paused', { minSites: 2 });
     for (const paused of federation.sites.slice(1))
       await paused.storeRemote.setSetting(PARTICIPATION_SETTING, {
         participate: false,
@@ -111,8 +112,11 @@ describe('federated rounds over the network', () => {
     const federation = await federationOf(3);
     running.push(federation);
     // The same clipping bound on both sides: only the aggregation differs.
-    await createFederation(federation.server, 'fed-secure', { secure: { enabled: true, clipNorm: 1 } });
-    const config = await createFederation(federation.server, 'fed-plain', {
+    await createFederation(federation, 'fed-secure', { secure: { enabled: true, clipNorm: 1 } });
+    // Insecure mode exists only when each site's operator switches it on locally.
+    for (const site of federation.sites)
+      await site.storeRemote.setSitePolicy({ ...DEFAULT_SITE_POLICY, secureRequired: false });
+    const config = await createFederation(federation, 'fed-plain', {
       secure: { enabled: false, clipNorm: 1 },
     });
     const secure = await federation.server.rounds.runRound('fed-secure');
@@ -145,7 +149,7 @@ describe('evaluation rounds', () => {
   it('measure the current version federation-wide without publishing a new one', async () => {
     const federation = await federationOf(2);
     running.push(federation);
-    await createFederation(federation.server, 'fed-eval');
+    await createFederation(federation, 'fed-eval');
     const trained = await federation.server.rounds.runRound('fed-eval');
     const evaluation = await federation.server.rounds.runRound('fed-eval', { evaluateOnly: true });
     expect(evaluation.status, evaluation.reason ?? '').toBe('completed');

@@ -364,6 +364,9 @@ async function runOnce(
             );
       const { message } = JSON.parse(summary) as { message: string };
       cohort('site', 'participate', '--data-dir', dataDir, 'on', '--auto-accept-roster', 'on');
+      // --secure off: the demo's own sites allow plaintext, each by its own local policy (no coordinator can).
+      if (!options.secure)
+        cohort('site', 'federation', 'policy', '--data-dir', dataDir, '--insecure-for-benchmarks', 'on');
       const siteProcess = new CohortProcess(['site', 'serve', '--data-dir', dataDir]);
       processes.push(siteProcess);
       const ready = await siteProcess.waitForEvent(
@@ -405,6 +408,19 @@ async function runOnce(
         seed,
       },
     });
+    // Each site's operator approves the federation's configuration (config pinning) once it arrives.
+    for (const site of sites)
+      cohort(
+        'site',
+        'federation',
+        'approve',
+        '--data-dir',
+        site.dataDir,
+        '--federation',
+        'demo',
+        '--wait',
+        '60',
+      );
     step(
       `federation: ${answers.length} answers, ${options.strategy}, adapter ${options.adapter.join('+')}, ${options.epochs} local epoch(s) per round at lr ${options.lr}, secure aggregation ${options.secure ? 'on' : 'OFF — insecure, for measuring overhead only'}`,
     );

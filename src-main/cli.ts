@@ -26,6 +26,10 @@ const commands: Record<string, CommandEntry> = {
     summary: 'switch joining federated rounds on or off (time window, roster policy)',
     load: () => import('./commands/site-participate.js'),
   },
+  'site federation': {
+    summary: 'show or approve the federation config this site pinned; its security policy',
+    load: () => import('./commands/site-federation.js'),
+  },
   'site audit': {
     summary: 'list every message this site sent, with size and hash',
     load: () => import('./commands/site-audit.js'),

@@ -72,6 +72,81 @@ export const participationSettingsSchema = z.object({
 });
 export type ParticipationSettings = z.infer<typeof participationSettingsSchema>;
 
+/**
+ * The site's own security policy (DESIGN §3): what it requires of any round before it joins. Only the
+ * site's operator changes it (UI, `cohort site federation policy`); no coordinator frame touches it.
+ */
+export const sitePolicySchema = z.strictObject({
+  /** Secure aggregation required. Off only by a local choice, to measure its overhead (never in use). */
+  secureRequired: z.boolean(),
+  /**
+   * The least threshold as a fraction of the roster: t > numerator/denominator · n, for the whole roster
+   * (complete graph) and for every SecAgg+ neighbourhood (k + 1). At least 1/2, so t ≥ ⌊n/2⌋ + 1 always:
+   * two disjoint groups can never both reach the threshold (no split view).
+   */
+  minThreshold: z
+    .strictObject({ numerator: z.number().int().min(1), denominator: z.number().int().min(2).max(1000) })
+    .refine((f) => 2 * f.numerator >= f.denominator && f.numerator < f.denominator, {
+      message: 'the threshold fraction must be at least 1/2 and below 1',
+    }),
+  /** The least SecAgg+ neighbourhood size k (rosters small enough for the complete graph always pass). */
+  minNeighbours: z.number().int().min(2).max(254),
+  /** The least number of sites in a round (and in the federation's own minSites). */
+  minSites: z.number().int().min(2).max(100_000),
+  /** Approve a changed federation configuration without asking, when the change weakens no security field. */
+  autoAcceptConfig: z.boolean(),
+});
+export type SitePolicy = z.infer<typeof sitePolicySchema>;
+
+/** One field of a federation configuration that differs between the approved one and the offered one. */
+export const configFieldChangeSchema = z.object({
+  /** Dotted path: `secure.threshold`, `adapter.head.shared`, `answers`, … */
+  field: z.string(),
+  approved: z.unknown(),
+  offered: z.unknown(),
+  /** The change lowers what protects this site's data (secure aggregation, its parameters, what is shared). */
+  weakens: z.boolean(),
+});
+export type ConfigFieldChange = z.infer<typeof configFieldChangeSchema>;
+
+export const federationSecuritySchema = z.object({
+  policy: sitePolicySchema,
+  /** The configuration the operator approved, per federation (its hash is what the site pins). */
+  pinned: z.array(
+    z.object({
+      federationId: z.string(),
+      configHash: z.string(),
+      config: z.record(z.string(), z.unknown()),
+      approvedAt: z.string(),
+      approvedBy: z.enum(['operator', 'auto-accept']),
+    }),
+  ),
+  /** Configurations offered by the coordinator and waiting for the operator, with the field-by-field change. */
+  pending: z.array(
+    z.object({
+      federationId: z.string(),
+      configHash: z.string(),
+      config: z.record(z.string(), z.unknown()),
+      receivedAt: z.string(),
+      /** null on first join: there is nothing approved to compare with. */
+      changes: z.array(configFieldChangeSchema).nullable(),
+      /** Where it falls below this site's policy (it cannot be approved while this is non-empty). */
+      policyProblems: z.array(z.string()),
+    }),
+  ),
+  /** What this site declined and why, newest first. */
+  declines: z.array(
+    z.object({
+      at: z.string(),
+      federationId: z.string(),
+      round: z.number().nullable(),
+      version: z.number().nullable(),
+      reason: z.string(),
+    }),
+  ),
+});
+export type FederationSecurity = z.infer<typeof federationSecuritySchema>;
+
 const progressSchema = z.object({ done: z.number(), total: z.number(), loss: z.number().optional() });
 
 /** What the federation client reports as rounds go by (also printed by `cohort site serve --json`). */
@@ -90,6 +165,8 @@ export const federationEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('version'), federationId: z.string(), version: z.number(), hash: z.string() }),
   z.object({ type: z.literal('refusal'), at: z.string(), message: z.string() }),
   z.object({ type: z.literal('roster-pending'), sites: z.array(z.string()) }),
+  /** The coordinator offers a federation configuration this site's operator has not approved. */
+  z.object({ type: z.literal('config-pending'), federationId: z.string(), configHash: z.string() }),
   z.object({ type: z.literal('log'), level: z.enum(['info', 'warn', 'error']), message: z.string() }),
 ]);
 export type FederationEvent = z.infer<typeof federationEventSchema>;
@@ -132,6 +209,8 @@ export const federationViewSchema = z.object({
   activeRound: z.object({ federationId: z.string(), round: z.number() }).nullable(),
   /** The last thing this site refused from the coordinator (bad signature, wrong base model, …). */
   refusal: z.object({ at: z.string(), message: z.string() }).nullable(),
+  /** The site's security policy, its pinned configurations, changes awaiting approval, its declines. */
+  security: federationSecuritySchema,
 });
 export type FederationView = z.infer<typeof federationViewSchema>;
 
@@ -196,6 +275,15 @@ export const siteApiContract = {
     input: z.object({ siteIds: z.array(z.string().max(128)).min(1).max(10_000) }),
     output: federationViewSchema,
   },
+  'federation.approveConfig': {
+    input: z.strictObject({
+      federationId: z.string().min(1).max(128),
+      /** The hash the operator reviewed: approval fails if the pending configuration changed since. */
+      configHash: z.string().regex(/^[0-9a-f]{64}$/),
+    }),
+    output: federationViewSchema,
+  },
+  'federation.setPolicy': { input: sitePolicySchema, output: federationViewSchema },
   'audit.list': {
     input: z.object({
       offset: z.number().int().min(0).default(0),

@@ -4,6 +4,7 @@ import type { RunningCoordinator } from '../../server/coordinator.js';
 import { readAnswerSet } from '../../core/data/answers.node.js';
 import { defaultFederationConfig, initialSharedVector } from '../../server/federations.js';
 import type { SiteAgent } from '../../src-main/agent/site-agent.js';
+import { approvePendingConfig } from '../../src-main/federation/config-approval.js';
 import { PARTICIPATION_SETTING } from '../../src-main/federation/federation-client.js';
 import { invite, makeCoordinator, openSite, start, waitForConnection } from './federation.js';
 
@@ -46,12 +47,22 @@ export async function testFederationConfig(
   return { config, initialShared: initialSharedVector(base, config) };
 }
 
+/** Creates a federation; each site's operator then approves its configuration (config pinning). */
 export async function createFederation(
-  server: RunningCoordinator,
+  { server, sites }: { server: RunningCoordinator; sites: SiteAgent[] },
   id: string,
   overrides: Partial<FederationConfig> = {},
 ) {
   const { config, initialShared } = await testFederationConfig(overrides);
   await server.rounds.createFederation(id, config, initialShared);
+  for (const site of sites) {
+    // The coordinator's offer reaches each connected site as a version-available frame.
+    const deadline = Date.now() + 30_000;
+    while ((await site.storeRemote.pendingConfigs(id)).length === 0) {
+      if (Date.now() > deadline) throw new Error(`the configuration of '${id}' did not reach a site`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await approvePendingConfig(site.storeRemote, id);
+  }
   return config;
 }

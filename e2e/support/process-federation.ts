@@ -103,6 +103,15 @@ export class ProcessFederation {
         ...overrides,
       },
     });
+    // Each site's operator approves the configuration once it has arrived (config pinning).
+    for (const site of this.sites)
+      cohort('site', 'federation', 'approve', '--data-dir', site.dataDir, '--federation', id, '--wait', '30');
+  }
+
+  /** Changes every site's security policy (`cohort site federation policy` flags), as its operator would. */
+  setPolicy(...flags: string[]): void {
+    for (const site of this.sites)
+      cohort('site', 'federation', 'policy', '--data-dir', site.dataDir, ...flags);
   }
 
   /** Runs rounds through the admin API; `onEvent` sees each coordinator event as it happens. */

@@ -26,6 +26,14 @@ const handlers: Handlers = {
     await agent.requireFederation().approveRoster(input.siteIds);
     return agent.requireFederation().view();
   },
+  'federation.approveConfig': async (agent, input) => {
+    await agent.requireFederation().approveConfig(input.federationId, input.configHash);
+    return agent.requireFederation().view();
+  },
+  'federation.setPolicy': async (agent, input) => {
+    await agent.requireFederation().setPolicy(input);
+    return agent.requireFederation().view();
+  },
   'audit.list': (agent, input) => agent.storeRemote.auditLog(input.offset, input.limit),
   'data.counts': (agent) => agent.data.counts(),
   'data.import': (agent, input) => agent.importJobs.importDataset(input),

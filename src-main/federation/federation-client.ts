@@ -35,12 +35,19 @@ import {
   parseServerMessage,
   type MaskEngine,
 } from '../../core/secagg/index.js';
-import type { FederationEvent, FederationView, ParticipationSettings } from '../../core/site-api/contract.js';
+import type {
+  FederationEvent,
+  FederationView,
+  ParticipationSettings,
+  SitePolicy,
+} from '../../core/site-api/contract.js';
 import type { SiteDataService } from '../data/site-data-service.js';
 import type { RemoteSiteStore } from '../store/open-store.js';
 import type { EnrollmentState } from '../agent/site-data-dir.js';
 import type { CoordinatorConnection } from './coordinator-connection.js';
+import { approvePendingConfig, securityView } from './config-approval.js';
 import { runLocalRound, type LocalRoundResult } from './local-round.js';
+import { configPolicyProblems, diffConfigs, rosterPolicyProblem } from './security-policy.js';
 
 export const PARTICIPATION_SETTING = 'participation';
 export const APPROVED_ROSTER_SETTING = 'approved-roster';
@@ -187,10 +194,11 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
 
   /** Everything the operator's federation screen shows. */
   async view(): Promise<FederationView> {
-    const [participation, approved, known] = await Promise.all([
+    const [participation, approved, known, security] = await Promise.all([
       this.participation(),
       this.approvedRoster(),
       this.options.store.remote.knownFederations(),
+      securityView(this.options.store.remote),
     ]);
     const pending: FederationView['roster']['pending'] = [];
     for (const [id, key] of this.options.connection.roster) {
@@ -240,7 +248,84 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
         ((await this.options.store.remote.getSetting(LAST_REFUSAL_SETTING)) as
           FederationView['refusal'] | undefined) ??
         null,
+      security,
     };
+  }
+
+  /** The operator approves the configuration offered for a federation (the one they reviewed, by hash). */
+  async approveConfig(federationId: string, configHash: string): Promise<void> {
+    const row = await approvePendingConfig(this.options.store.remote, federationId, configHash);
+    this.report(
+      'info',
+      `approved configuration ${row.configHash.slice(0, 12)}… of federation '${federationId}'`,
+    );
+  }
+
+  /** The operator's security policy; it applies from the next version or round the coordinator offers. */
+  async setPolicy(policy: SitePolicy): Promise<void> {
+    await this.options.store.remote.setSitePolicy(policy);
+    this.report('info', 'security policy changed by the site operator');
+  }
+
+  /**
+   * Whether a configuration the coordinator offers may be used: it must be the one the operator approved
+   * for this federation (pinned by hash) and meet the site's policy. An unapproved one waits for the
+   * operator, who sees it field by field; the operator's auto-accept policy approves it only if no
+   * security field weakens. Returns why not, and whether that is a refusal (the offer breaks the
+   * policy) rather than a question for the operator.
+   */
+  private async checkConfig(
+    federationId: string,
+    config: FederationConfig,
+  ): Promise<{ reason: string; refusal: boolean } | undefined> {
+    const store = this.options.store.remote;
+    const hash = await configHash(config);
+    const [policy, [pinned]] = await Promise.all([store.sitePolicy(), store.pinnedConfigs(federationId)]);
+    const problems = configPolicyProblems(config, policy);
+    if (pinned?.configHash === hash) {
+      return problems.length > 0
+        ? { reason: `below this site's security policy: ${problems.join('; ')}`, refusal: true }
+        : undefined;
+    }
+    if (pinned && problems.length === 0 && policy.autoAcceptConfig) {
+      const changes = diffConfigs(federationConfigSchema.parse(JSON.parse(pinned.config)), config);
+      if (!changes.some((change) => change.weakens)) {
+        await store.pinConfig({
+          federationId,
+          configHash: hash,
+          config: JSON.stringify(config),
+          approvedAt: new Date().toISOString(),
+          approvedBy: 'auto-accept',
+        });
+        this.report(
+          'info',
+          `approved automatically a change of '${config.name}' that weakens no security field (${changes.map((c) => c.field).join(', ')})`,
+        );
+        return undefined;
+      }
+    }
+    await store.savePendingConfig({
+      federationId,
+      configHash: hash,
+      config: JSON.stringify(config),
+      receivedAt: new Date().toISOString(),
+    });
+    this.emit('event', { type: 'config-pending', federationId, configHash: hash });
+    if (problems.length > 0)
+      return { reason: `below this site's security policy: ${problems.join('; ')}`, refusal: true };
+    return {
+      reason: pinned
+        ? `the federation's configuration changed (${hash.slice(0, 12)}…, approved ${pinned.configHash.slice(0, 12)}…) and awaits the operator's approval`
+        : `the federation's configuration (${hash.slice(0, 12)}…) awaits the operator's approval`,
+      refusal: false,
+    };
+  }
+
+  /** Keeps a decline where the operator sees it (the security view), with its reason. */
+  private recordDecline(federationId: string, round: number | null, version: number | null, reason: string) {
+    this.options.store.remote
+      .recordDecline({ at: new Date().toISOString(), federationId, round, version, reason })
+      .catch((error: Error) => this.report('error', `could not record a decline: ${error.message}`));
   }
 
   private async onFrame(bytes: Uint8Array): Promise<void> {
@@ -308,23 +393,35 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
     }
   }
 
+  /**
+   * Verifies a version, then checks its configuration against the approved one and the site's policy;
+   * stores it when both pass. Returns why it was not accepted (undefined when it was).
+   */
   private async acceptVersion(
     version: ModelVersion,
     shared: Uint32Array,
     rawConfig: unknown,
     claimedConfigHash: string,
     why: string,
-  ): Promise<boolean> {
+  ): Promise<string | undefined> {
     const config = federationConfigSchema.parse(rawConfig);
     try {
       await this.verifyVersion(version, shared, config, claimedConfigHash);
     } catch (error) {
       if (!(error instanceof VersionRefused)) throw error;
       this.refuse(error.message);
-      return false;
+      return 'the global version failed verification at this site';
+    }
+    const declined = await this.checkConfig(version.federationId, config);
+    if (declined) {
+      const reason = `version ${version.version} of '${config.name}': ${declined.reason}`;
+      if (declined.refusal) this.refuse(reason);
+      else this.report('warn', `not taken: ${reason}`);
+      this.recordDecline(version.federationId, null, version.version, declined.reason);
+      return declined.reason;
     }
     const known = await this.options.store.remote.latestGlobalVersion(version.federationId);
-    if (known && known.version >= version.version) return true;
+    if (known && known.version >= version.version) return undefined;
     await this.options.store.remote.saveGlobalVersion({
       federationId: version.federationId,
       version: version.version,
@@ -344,7 +441,7 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
       version: version.version,
       hash: version.hash,
     });
-    return true;
+    return undefined;
   }
 
   private refuse(message: string): void {
@@ -371,6 +468,7 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
     };
     this.send(message);
     this.report('info', `declined round ${open.round} of '${open.config.name}': ${reason}`);
+    this.recordDecline(open.federationId, open.round, open.version.version, reason);
     const now = new Date().toISOString();
     this.options.store.remote
       .recordRound({
@@ -404,14 +502,24 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
     if (!insideWindow(settings.window))
       return this.decline(open, 'outside the participation window set by the site operator');
 
-    const accepted = await this.acceptVersion(
+    const notAccepted = await this.acceptVersion(
       open.version,
       open.shared,
       open.config,
       open.configHash,
       'round',
     );
-    if (!accepted) return this.decline(open, 'the global version failed verification at this site');
+    if (notAccepted) return this.decline(open, notAccepted);
+    // A contribution from one version is sent once (SECURITY.md, "Counters cannot be differenced").
+    const contributedIn = await this.options.store.remote.contributedFrom(
+      open.federationId,
+      open.version.hash,
+    );
+    if (contributedIn !== undefined && contributedIn !== open.round)
+      return this.decline(
+        open,
+        `this site already sent its contribution from version ${open.version.version} (round ${contributedIn}); a second one could be subtracted from the first sum`,
+      );
     const roster = await this.rosterFor(open.participants, open.identityKeys, settings.autoAcceptRoster);
     if (typeof roster === 'string') return this.decline(open, roster);
 
@@ -512,20 +620,19 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
     if (message.round !== open.round || run.participants) return;
     const siteId = this.options.enrollment.siteId;
     const invited = new Set(open.participants);
-    const minimum = Math.max(2, open.config.minSites);
+    const policy = await this.options.store.remote.sitePolicy();
     const problem = !message.participants.includes(siteId)
       ? 'this site is not in it'
       : message.participants.some((id) => !invited.has(id))
         ? 'it names a site the round was not opened to'
         : new Set(message.participants).size !== message.participants.length
           ? 'it names a site twice'
-          : message.participants.length < minimum
-            ? `${message.participants.length} site(s), the federation's minimum is ${minimum}`
-            : undefined;
+          : rosterPolicyProblem(open.config, message.participants.length, policy);
     if (problem) {
       this.refuse(`round ${open.round}: the coordinator's roster was refused: ${problem}`);
       return this.leave(run, `refused by this site: the round's roster: ${problem}`);
     }
+    if (run.finished || run.participants) return;
     run.participants = [...message.participants].sort();
     const config = open.config;
     if (!config.secure.enabled) return;
@@ -606,6 +713,10 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
       timings: { trainMs: Math.round(result.trainMs), evaluateMs: Math.round(result.evaluateMs) },
     });
     if (!open.config.secure.enabled) {
+      // Checked again at the moment of sending: only this site's operator can allow plaintext.
+      if ((await this.options.store.remote.sitePolicy()).secureRequired)
+        return this.leave(run, 'refused by this site: its policy requires secure aggregation');
+      if (!(await this.claimContribution(run))) return;
       this.send({
         type: 'plain-update',
         federationId: open.federationId,
@@ -638,7 +749,23 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
     run.pendingShares = undefined;
     const spec = roundEncodingSpec(run.open.config.secure.clipNorm, run.participants!.length);
     run.secagg.setInput(encodeContribution(run.result.contribution, spec));
+    if (!(await this.claimContribution(run))) return;
     await this.answer(run, bundle);
+  }
+
+  /**
+   * Records, before the contribution leaves, that this site sends one from the round's starting version;
+   * leaves the round if it already did in another round.
+   */
+  private async claimContribution(run: RoundRun): Promise<boolean> {
+    const { open } = run;
+    if (await this.options.store.remote.claimContribution(open.federationId, open.version.hash, open.round))
+      return !run.finished;
+    await this.leave(
+      run,
+      `refused by this site: it already sent its contribution from version ${open.version.version}`,
+    );
+    return false;
   }
 
   private async answer(run: RoundRun, message: unknown): Promise<void> {

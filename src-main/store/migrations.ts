@@ -1,6 +1,7 @@
 import { createSettingsTable } from '../../core/store/settings.node.js';
 import type { Migration } from '../../core/store/sqlite.node.js';
 import { createFederationTables } from './federation-data.js';
+import { createSecurityTables } from './security-data.js';
 
 /**
  * The site database's schema, one append-only step at a time. Never edit a migration that has shipped;
@@ -99,5 +100,11 @@ export const siteMigrations: readonly Migration[] = [
     version: 3,
     description: 'federated training: accepted global versions, personal adapters, local rounds, audit log',
     up: createFederationTables,
+  },
+  {
+    version: 4,
+    description:
+      'site security policy: policy, pinned (approved) federation configs, pending config changes, declines, contributed versions',
+    up: createSecurityTables,
   },
 ];

@@ -2,7 +2,15 @@ import { readSetting, writeSetting } from '../../core/store/settings.node.js';
 import { openDatabase, type SqliteDatabase } from '../../core/store/sqlite.node.js';
 import { synthRadRequestSchema, type SynthRadRequest } from '../../core/data/site-data-api.js';
 import type { ImportProgress, ImportSummary } from '../importers/types.js';
+import { sitePolicySchema, type SitePolicy } from '../../core/site-api/contract.js';
+import { DEFAULT_SITE_POLICY } from '../federation/security-policy.js';
 import { siteMigrations } from './migrations.js';
+import {
+  SecurityData,
+  type DeclineRow,
+  type PendingConfigRow,
+  type PinnedConfigRow,
+} from './security-data.js';
 import {
   FederationData,
   type AuditEntry,
@@ -38,6 +46,8 @@ export class SiteStore {
   readonly data: SiteData;
   /** Global versions, personal adapters, local rounds, audit log (migration 3). */
   readonly federation: FederationData;
+  /** Security policy, pinned and pending configurations, declines, contributed versions (migration 4). */
+  readonly security: SecurityData;
   private readonly emit: (event: unknown) => void;
   private importQueue: Promise<unknown> = Promise.resolve();
   private readonly runningImports = new Map<string, AbortController>();
@@ -50,6 +60,7 @@ export class SiteStore {
     this.db = openDatabase(path, siteMigrations);
     this.data = new SiteData(this.db);
     this.federation = new FederationData(this.db);
+    this.security = new SecurityData(this.db);
     this.emit = options.emit ?? (() => {});
   }
 
@@ -210,6 +221,54 @@ export class SiteStore {
 
   auditLog(offset?: number, limit?: number): ReturnType<FederationData['auditLog']> {
     return this.federation.auditLog(offset, limit);
+  }
+
+  // ---- the site's security policy and approved configurations (src-main/federation) ----
+
+  /** The operator's policy; the default until they change it. A stored policy that no longer parses is refused. */
+  sitePolicy(): SitePolicy {
+    const stored = this.security.policy();
+    if (stored === undefined) return DEFAULT_SITE_POLICY;
+    const parsed = sitePolicySchema.safeParse(stored);
+    if (!parsed.success)
+      throw new Error(`the stored security policy is invalid: ${parsed.error.issues[0]?.message}`);
+    return parsed.data;
+  }
+
+  setSitePolicy(policy: SitePolicy): void {
+    this.security.setPolicy(sitePolicySchema.parse(policy), new Date().toISOString());
+  }
+
+  pinnedConfigs(federationId?: string): PinnedConfigRow[] {
+    return this.security.pinned(federationId);
+  }
+
+  pendingConfigs(federationId?: string): PendingConfigRow[] {
+    return this.security.pending(federationId);
+  }
+
+  savePendingConfig(row: PendingConfigRow): void {
+    this.security.savePending(row);
+  }
+
+  pinConfig(row: PinnedConfigRow): void {
+    this.security.pin(row);
+  }
+
+  recordDecline(row: DeclineRow): void {
+    this.security.recordDecline(row);
+  }
+
+  declines(limit?: number): DeclineRow[] {
+    return this.security.declines(limit);
+  }
+
+  contributedFrom(federationId: string, modelHash: string): number | undefined {
+    return this.security.contributedFrom(federationId, modelHash);
+  }
+
+  claimContribution(federationId: string, modelHash: string, round: number): boolean {
+    return this.security.claimContribution(federationId, modelHash, round, new Date().toISOString());
   }
 
   // ---- settings ----
