@@ -2,7 +2,13 @@ import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { decodeToGray } from './image.node.js';
 import { splitForImage } from './split.js';
-import { STORED_IMAGE_SIZE, type GrayImage, type ItemError, type VqaDataset, type VqaRecord } from './types.js';
+import {
+  STORED_IMAGE_SIZE,
+  type GrayImage,
+  type ItemError,
+  type VqaDataset,
+  type VqaRecord,
+} from './types.js';
 import { parseVqaRadQuestions } from './vqa-rad.js';
 
 export interface LoadVqaRadOptions {
