@@ -4,12 +4,20 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cohortBin } from '../core/cli/cohort-process.node.js';
+import type { FederationSecurity } from '../core/site-api/contract.js';
 import { ProcessFederation } from './support/process-federation.js';
 import { cleanupTempDirs, tempDir } from './support/temp.js';
 
 // The coordinator operator's commands against a running coordinator with two real site processes.
 const run = (...args: string[]) =>
   spawnSync(process.execPath, [cohortBin, ...args], { encoding: 'utf8', timeout: 180_000 });
+
+/** Runs a command that must succeed and returns its stdout. */
+function cohortOk(...args: string[]): string {
+  const result = run(...args);
+  expect(result.status, result.stderr).toBe(0);
+  return result.stdout;
+}
 
 let federation: ProcessFederation;
 beforeAll(async () => {
@@ -63,6 +71,17 @@ describe('cohort server federation / rounds / export', () => {
     expect(duplicate.status).not.toBe(0);
     expect(duplicate.stderr.trim()).toMatch(/^cohort: error: .*already exists$/);
 
+    // Each site's operator approves the configuration by the hash the consortium circulates; the
+    // first offer with exactly that hash is pinned (no site joins a configuration nobody approved).
+    const { version } = JSON.parse(created.stdout) as { version: { configHash: string } };
+    federation.approve('cli-fed', version.configHash);
+    const site = federation.sites[0]!.dataDir;
+    const show = () =>
+      JSON.parse(cohortOk('site', 'federation', 'show', '--data-dir', site, '--json')) as FederationSecurity;
+    expect(show().preapproved).toEqual([
+      expect.objectContaining({ federationId: 'cli-fed', configHash: version.configHash }),
+    ]);
+
     const rounds = run(
       'server',
       'rounds',
@@ -75,6 +94,15 @@ describe('cohort server federation / rounds / export', () => {
       '--json',
     );
     expect(rounds.status, rounds.stderr).toBe(0);
+    const pinned = show();
+    expect(pinned.pinned).toEqual([
+      expect.objectContaining({
+        federationId: 'cli-fed',
+        configHash: version.configHash,
+        approvedBy: 'operator',
+      }),
+    ]);
+    expect([pinned.preapproved, pinned.pending]).toEqual([[], []]);
     const events = rounds.stdout
       .trim()
       .split('\n')

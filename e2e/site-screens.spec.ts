@@ -257,3 +257,75 @@ test('the training screen fits the window with a long round history and long abo
   }
   await page.unrouteAll({ behavior: 'ignoreErrors' });
 });
+
+test('the training screen shows the site policy, a configuration awaiting approval, approves it, and shows a change field by field', async ({
+  page,
+}) => {
+  const coordinator = await initCoordinator('Pinning consortium');
+  const link = inviteLink(coordinator, 'Harbour Hospital');
+  await startCoordinator(coordinator);
+  const siteDir = join(tempDir(), 'site');
+  cohort('site', 'enroll', '--data-dir', siteDir, link);
+  // Created before the site connects: its configuration reaches the site with the catch-up on connect.
+  const created = JSON.parse(
+    cohort(
+      'server',
+      'federation',
+      'create',
+      '--data-dir',
+      coordinator.dataDir,
+      '--id',
+      'thorax',
+      '--name',
+      'Thorax VQA',
+      '--answers',
+      'synth',
+      '--json',
+    ),
+  ) as { version: { configHash: string } };
+  const site = await serveSite(siteDir);
+
+  await page.goto(site.url);
+  await page.getByTestId('nav-training').click();
+  const security = page.getByTestId('security');
+  await expect(security.getByTestId('security-policy')).toContainText('required');
+  await expect(security.getByTestId('security-policy')).toContainText('more than 2/3 of the roster');
+  const pending = security.getByTestId('config-pending');
+  await expect(pending).toContainText('First configuration');
+  await expect(pending).toContainText(created.version.configHash.slice(0, 12));
+  await expect(pending.getByTestId('config-diff')).toContainText('Secure aggregation');
+  await pending.getByTestId('config-approve').click();
+  await expect(security.getByTestId('config-pinned')).toContainText(created.version.configHash.slice(0, 12));
+  await expect(security.getByTestId('config-pending')).toHaveCount(0);
+  const shown = JSON.parse(
+    cohort('site', 'federation', 'show', '--data-dir', siteDir, '--json'),
+  ) as FederationView['security'];
+  expect(shown.pinned.map((p) => p.configHash)).toEqual([created.version.configHash]);
+
+  // A later change, as the agent reports it: each field with the approved and the offered value.
+  await page.route('**/api/federation.get', async (route) => {
+    const response = await route.fetch();
+    const body = (await response.json()) as { result: FederationView };
+    body.result.security.pending = [
+      {
+        federationId: 'thorax',
+        configHash: 'ab'.repeat(32),
+        config: shown.pinned[0]!.config,
+        receivedAt: new Date().toISOString(),
+        changes: [
+          { field: 'secure.threshold', approved: 5, offered: 2, weakens: true },
+          { field: 'strategy.kind', approved: 'fedavg', offered: 'fedprox', weakens: false },
+        ],
+        policyProblems: [],
+      },
+    ];
+    await route.fulfill({ response, json: body });
+  });
+  await page.getByTestId('nav-privacy').click();
+  await page.getByTestId('nav-training').click();
+  const diff = page.getByTestId('config-diff');
+  await expect(diff.locator('tr.row-bad')).toContainText('secure.threshold');
+  await expect(diff.locator('tr.row-bad')).toContainText('weakens security');
+  await expect(diff).toContainText('fedprox');
+  await page.unrouteAll({ behavior: 'ignoreErrors' });
+});

@@ -393,7 +393,7 @@ async function runOnce(
     const admin = new AdminClient('demo', coordinatorDir);
     const answers = await readAnswerSet(options.dataset === 'synth' ? 'synth' : options.dataset);
     const rounds = options.rounds;
-    await admin.post('/v1/admin/federations', {
+    const created = await admin.post<{ version: { configHash: string } }>('/v1/admin/federations', {
       id: 'demo',
       name: options.dataset === 'synth' ? 'SynthRad-VQA demo federation' : 'VQA-RAD by organ',
       answers,
@@ -408,7 +408,8 @@ async function runOnce(
         seed,
       },
     });
-    // Each site's operator approves the federation's configuration (config pinning) once it arrives.
+    // Each site's operator approves the federation's configuration by its hash (config pinning): the
+    // first offer with exactly this hash is pinned, any other is declined until approved.
     for (const site of sites)
       cohort(
         'site',
@@ -418,8 +419,8 @@ async function runOnce(
         site.dataDir,
         '--federation',
         'demo',
-        '--wait',
-        '60',
+        '--hash',
+        created.version.configHash,
       );
     step(
       `federation: ${answers.length} answers, ${options.strategy}, adapter ${options.adapter.join('+')}, ${options.epochs} local epoch(s) per round at lr ${options.lr}, secure aggregation ${options.secure ? 'on' : 'OFF — insecure, for measuring overhead only'}`,

@@ -121,6 +121,10 @@ export const federationSecuritySchema = z.object({
       approvedBy: z.enum(['operator', 'auto-accept']),
     }),
   ),
+  /** Hashes the operator approved before the coordinator offered them (circulated out of band). */
+  preapproved: z.array(
+    z.object({ federationId: z.string(), configHash: z.string(), approvedAt: z.string() }),
+  ),
   /** Configurations offered by the coordinator and waiting for the operator, with the field-by-field change. */
   pending: z.array(
     z.object({

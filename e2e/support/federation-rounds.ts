@@ -1,5 +1,5 @@
 import { defaultBaseModelDir, loadBaseModel } from '../../core/ml/base-model.node.js';
-import type { FederationConfig } from '../../core/protocol/federation.js';
+import { configHash, type FederationConfig } from '../../core/protocol/federation.js';
 import type { RunningCoordinator } from '../../server/coordinator.js';
 import { readAnswerSet } from '../../core/data/answers.node.js';
 import { defaultFederationConfig, initialSharedVector } from '../../server/federations.js';
@@ -47,7 +47,10 @@ export async function testFederationConfig(
   return { config, initialShared: initialSharedVector(base, config) };
 }
 
-/** Creates a federation; each site's operator then approves its configuration (config pinning). */
+/**
+ * Creates a federation; each site's operator approves its configuration by the hash the consortium
+ * circulates (config pinning: the first offer with that hash is pinned).
+ */
 export async function createFederation(
   { server, sites }: { server: RunningCoordinator; sites: SiteAgent[] },
   id: string,
@@ -55,14 +58,7 @@ export async function createFederation(
 ) {
   const { config, initialShared } = await testFederationConfig(overrides);
   await server.rounds.createFederation(id, config, initialShared);
-  for (const site of sites) {
-    // The coordinator's offer reaches each connected site as a version-available frame.
-    const deadline = Date.now() + 30_000;
-    while ((await site.storeRemote.pendingConfigs(id)).length === 0) {
-      if (Date.now() > deadline) throw new Error(`the configuration of '${id}' did not reach a site`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    await approvePendingConfig(site.storeRemote, id);
-  }
+  const hash = await configHash(config);
+  for (const site of sites) await approvePendingConfig(site.storeRemote, id, hash);
   return config;
 }

@@ -93,7 +93,7 @@ export class ProcessFederation {
   }
 
   async createFederation(id: string, overrides: Partial<FederationConfig>): Promise<void> {
-    await this.admin.post('/v1/admin/federations', {
+    const created = await this.admin.post<{ version: { configHash: string } }>('/v1/admin/federations', {
       id,
       name: id,
       answers: [...SYNTHRAD_ANSWERS],
@@ -103,9 +103,26 @@ export class ProcessFederation {
         ...overrides,
       },
     });
-    // Each site's operator approves the configuration once it has arrived (config pinning).
+    this.approve(id, created.version.configHash);
+  }
+
+  /**
+   * Each site's operator approves the federation's configuration by the hash the consortium circulates
+   * (config pinning: the first offer with exactly that hash is pinned).
+   */
+  approve(id: string, configHash: string): void {
     for (const site of this.sites)
-      cohort('site', 'federation', 'approve', '--data-dir', site.dataDir, '--federation', id, '--wait', '30');
+      cohort(
+        'site',
+        'federation',
+        'approve',
+        '--data-dir',
+        site.dataDir,
+        '--federation',
+        id,
+        '--hash',
+        configHash,
+      );
   }
 
   /** Changes every site's security policy (`cohort site federation policy` flags), as its operator would. */

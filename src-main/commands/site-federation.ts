@@ -15,8 +15,10 @@ const USAGE = `usage: cohort site federation show --data-dir DIR [--json]
 show     this site's security policy, the federation configuration its operator approved (pinned by hash),
          any configuration the coordinator offers that awaits approval (field by field), recent declines.
 approve  approves the configuration awaiting approval for federation ID. --hash: the hash (or its first
-         characters) you reviewed; approval fails if the offer changed since. --wait: wait up to SECONDS
-         for the coordinator's offer to arrive (scripts). A configuration below the policy is refused.
+         characters) you reviewed; approval fails if the offer changed since. With nothing offered yet,
+         a full 64-digit --hash (circulated by the consortium out of band) approves in advance: the first
+         offer with exactly that hash is pinned. --wait: wait up to SECONDS for an offer first. A
+         configuration below the policy is refused.
 policy   changes the policy. Only this site's operator can: no coordinator message touches it.
          --insecure-for-benchmarks on: allow rounds without secure aggregation (updates and counters in
          the clear, for measuring its overhead only). --min-threshold: the least t as a fraction of the
@@ -77,8 +79,10 @@ export async function run(args: string[]): Promise<number> {
       }
       console.log(
         values.json
-          ? JSON.stringify({ federationId, configHash: row.configHash, approvedAt: row.approvedAt })
-          : `Approved configuration ${row.configHash} of federation '${federationId}'.`,
+          ? JSON.stringify({ federationId, ...row })
+          : row.inAdvance
+            ? `Approved configuration ${row.configHash} of federation '${federationId}' in advance: the first offer with exactly this hash is pinned.`
+            : `Approved configuration ${row.configHash} of federation '${federationId}'.`,
       );
       return 0;
     }
@@ -143,6 +147,8 @@ const show = (value: unknown) => (value === undefined ? '(unset)' : JSON.stringi
 function formatSecurity(view: FederationSecurity): string {
   const lines = [formatPolicy(view.policy), ''];
   if (view.pinned.length === 0) lines.push('No federation configuration approved yet.');
+  for (const early of view.preapproved)
+    lines.push(`Approved in advance for '${early.federationId}': ${early.configHash} (${early.approvedAt})`);
   for (const pinned of view.pinned) {
     lines.push(
       `Approved configuration of '${pinned.federationId}': ${pinned.configHash} (${pinned.approvedBy}, ${pinned.approvedAt})`,

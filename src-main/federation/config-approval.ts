@@ -1,6 +1,11 @@
 import { federationConfigSchema } from '../../core/protocol/federation.js';
 import type { FederationSecurity, SitePolicy } from '../../core/site-api/contract.js';
-import type { DeclineRow, PendingConfigRow, PinnedConfigRow } from '../store/security-data.js';
+import type {
+  DeclineRow,
+  PendingConfigRow,
+  PinnedConfigRow,
+  PreapprovedConfigRow,
+} from '../store/security-data.js';
 import { configPolicyProblems, diffConfigs } from './security-policy.js';
 
 type MaybeAsync<T> = T | Promise<T>;
@@ -11,21 +16,37 @@ export interface SecurityStore {
   pendingConfigs(federationId?: string): MaybeAsync<PendingConfigRow[]>;
   pinnedConfigs(federationId?: string): MaybeAsync<PinnedConfigRow[]>;
   pinConfig(row: PinnedConfigRow): MaybeAsync<void>;
+  preapprovedConfigs(federationId?: string): MaybeAsync<PreapprovedConfigRow[]>;
+  preapproveConfig(row: PreapprovedConfigRow): MaybeAsync<void>;
   declines(limit?: number): MaybeAsync<DeclineRow[]>;
 }
+
+const FULL_HASH = /^[0-9a-f]{64}$/;
 
 /**
  * The operator approves the configuration the coordinator offered for a federation. With `expectedHash`
  * (what the operator reviewed), approval fails if a newer offer replaced it meanwhile. A configuration
  * below the site's policy cannot be approved: the operator changes the policy first, knowingly.
+ *
+ * Before any offer arrived, a full hash approves in advance: the consortium circulates its config hash
+ * out of band (like the sites' fingerprints) and the first offer with exactly that hash is pinned, after
+ * the same policy check every offer gets.
  */
 export async function approvePendingConfig(
   store: SecurityStore,
   federationId: string,
   expectedHash?: string,
-): Promise<PinnedConfigRow> {
+): Promise<{ configHash: string; approvedAt: string; inAdvance: boolean }> {
   const [pending] = await store.pendingConfigs(federationId);
-  if (!pending) throw new Error(`no configuration of federation '${federationId}' is awaiting approval`);
+  if (!pending && expectedHash !== undefined && FULL_HASH.test(expectedHash)) {
+    const row = { federationId, configHash: expectedHash, approvedAt: new Date().toISOString() };
+    await store.preapproveConfig(row);
+    return { ...row, inAdvance: true };
+  }
+  if (!pending)
+    throw new Error(
+      `no configuration of federation '${federationId}' is awaiting approval (give its full 64-digit hash to approve it in advance)`,
+    );
   if (expectedHash !== undefined && !pending.configHash.startsWith(expectedHash))
     throw new Error(
       `the configuration awaiting approval is ${pending.configHash.slice(0, 12)}…, not ${expectedHash.slice(0, 12)}…: review it again`,
@@ -42,19 +63,21 @@ export async function approvePendingConfig(
     approvedBy: 'operator',
   };
   await store.pinConfig(row);
-  return row;
+  return { configHash: row.configHash, approvedAt: row.approvedAt, inAdvance: false };
 }
 
 /** The policy, pinned configurations, pending changes field by field, and recent declines. */
 export async function securityView(store: SecurityStore): Promise<FederationSecurity> {
-  const [policy, pinned, pending, declines] = await Promise.all([
+  const [policy, pinned, pending, declines, preapproved] = await Promise.all([
     store.sitePolicy(),
     store.pinnedConfigs(),
     store.pendingConfigs(),
     store.declines(50),
+    store.preapprovedConfigs(),
   ]);
   return {
     policy,
+    preapproved,
     pinned: pinned.map((row) => ({ ...row, config: JSON.parse(row.config) as Record<string, unknown> })),
     pending: pending.map((row) => {
       const offered = federationConfigSchema.parse(JSON.parse(row.config));

@@ -62,6 +62,27 @@ describe('the site checks every global version before using it', () => {
     await expect.poll(async () => (await store.remote.latestGlobalVersion('fed'))?.version).toBe(0);
   });
 
+  it('pins the first offer whose hash the operator approved in advance, and no other', async () => {
+    const { store, connection, client } = await site();
+    const config = coordinator.config();
+    const hash = await configHash(config);
+    expect(await client.view()).toMatchObject({ security: { pinned: [], preapproved: [] } });
+    await client.approveConfig('fed', hash);
+    expect((await client.view()).security.preapproved).toEqual([
+      expect.objectContaining({ configHash: hash }),
+    ]);
+    const other = coordinator.config({ rounds: 2 });
+    connection.deliver(await coordinator.version(other));
+    await expect.poll(async () => (await client.view()).security.pending.length).toBe(1);
+    expect(await store.remote.latestGlobalVersion('fed')).toBeUndefined();
+    connection.deliver(await coordinator.version(config));
+    await expect.poll(async () => (await store.remote.latestGlobalVersion('fed'))?.version).toBe(0);
+    expect((await client.view()).security).toMatchObject({
+      pinned: [{ configHash: hash, approvedBy: 'operator' }],
+      preapproved: [],
+    });
+  });
+
   it('refuses a version not signed by the pinned coordinator key, and says so', async () => {
     const { store, connection, client, events } = await site();
     connection.deliver(await coordinator.version(coordinator.config(), { signer: impostor }));

@@ -280,8 +280,26 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
   ): Promise<{ reason: string; refusal: boolean } | undefined> {
     const store = this.options.store.remote;
     const hash = await configHash(config);
-    const [policy, [pinned]] = await Promise.all([store.sitePolicy(), store.pinnedConfigs(federationId)]);
+    const [policy, [pinned], [inAdvance]] = await Promise.all([
+      store.sitePolicy(),
+      store.pinnedConfigs(federationId),
+      store.preapprovedConfigs(federationId),
+    ]);
     const problems = configPolicyProblems(config, policy);
+    if (inAdvance?.configHash === hash && problems.length === 0) {
+      await store.pinConfig({
+        federationId,
+        configHash: hash,
+        config: JSON.stringify(config),
+        approvedAt: inAdvance.approvedAt,
+        approvedBy: 'operator',
+      });
+      this.report(
+        'info',
+        `pinned configuration ${hash.slice(0, 12)}… of '${config.name}', approved in advance`,
+      );
+      return undefined;
+    }
     if (pinned?.configHash === hash) {
       return problems.length > 0
         ? { reason: `below this site's security policy: ${problems.join('; ')}`, refusal: true }

@@ -3,7 +3,7 @@ import type { SqliteDatabase } from '../../core/store/sqlite.node.js';
 /**
  * Migration 4: what protects this site from its own coordinator. The security policy its operator set,
  * the federation configuration the operator approved (by hash: later versions and rounds must carry the
- * same one), a configuration offered and waiting for approval, every decline with its reason, and the
+ * same one) or the hash approved ahead of the offer, a configuration offered and waiting for approval, every decline with its reason, and the
  * model versions this site has already sent a contribution for (each at most once: see
  * src-main/federation/SECURITY.md, "Counters cannot be differenced").
  */
@@ -21,6 +21,14 @@ export function createSecurityTables(db: SqliteDatabase): void {
       config TEXT NOT NULL,
       approved_at TEXT NOT NULL,
       approved_by TEXT NOT NULL CHECK (approved_by IN ('operator', 'auto-accept'))
+    ) STRICT;
+
+    -- A hash the operator approved before the coordinator offered its configuration (the consortium
+    -- circulated it out of band): the first offer with exactly this hash is pinned.
+    CREATE TABLE preapproved_configs (
+      federation_id TEXT PRIMARY KEY,
+      config_hash TEXT NOT NULL,
+      approved_at TEXT NOT NULL
     ) STRICT;
 
     CREATE TABLE pending_configs (
@@ -59,6 +67,12 @@ export interface ConfigRow {
 export interface PinnedConfigRow extends ConfigRow {
   approvedAt: string;
   approvedBy: 'operator' | 'auto-accept';
+}
+
+export interface PreapprovedConfigRow {
+  federationId: string;
+  configHash: string;
+  approvedAt: string;
 }
 
 export interface PendingConfigRow extends ConfigRow {
@@ -114,6 +128,24 @@ export class SecurityData {
       .all(federationId ?? null, federationId ?? null) as PendingConfigRow[];
   }
 
+  preapproved(federationId?: string): PreapprovedConfigRow[] {
+    return this.db
+      .prepare(
+        `SELECT federation_id AS federationId, config_hash AS configHash, approved_at AS approvedAt
+         FROM preapproved_configs WHERE ? IS NULL OR federation_id = ? ORDER BY federation_id`,
+      )
+      .all(federationId ?? null, federationId ?? null) as PreapprovedConfigRow[];
+  }
+
+  preapprove(row: PreapprovedConfigRow): void {
+    this.db
+      .prepare(
+        `INSERT INTO preapproved_configs (federation_id, config_hash, approved_at) VALUES (?, ?, ?)
+         ON CONFLICT(federation_id) DO UPDATE SET config_hash = excluded.config_hash, approved_at = excluded.approved_at`,
+      )
+      .run(row.federationId, row.configHash, row.approvedAt);
+  }
+
   /** The latest offer replaces an earlier one still waiting: the operator approves what is current. */
   savePending(row: PendingConfigRow): void {
     this.db
@@ -125,7 +157,7 @@ export class SecurityData {
       .run(row.federationId, row.configHash, row.config, row.receivedAt);
   }
 
-  /** Pins a configuration and clears the offer it answers, in one transaction. */
+  /** Pins a configuration and clears the offer (or advance approval) it answers, in one transaction. */
   pin(row: PinnedConfigRow): void {
     this.db.transaction(() => {
       this.db
@@ -138,6 +170,7 @@ export class SecurityData {
       this.db
         .prepare('DELETE FROM pending_configs WHERE federation_id = ? AND config_hash = ?')
         .run(row.federationId, row.configHash);
+      this.db.prepare('DELETE FROM preapproved_configs WHERE federation_id = ?').run(row.federationId);
     })();
   }
 

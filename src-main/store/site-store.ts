@@ -10,6 +10,7 @@ import {
   type DeclineRow,
   type PendingConfigRow,
   type PinnedConfigRow,
+  type PreapprovedConfigRow,
 } from './security-data.js';
 import {
   FederationData,
@@ -245,6 +246,14 @@ export class SiteStore {
 
   pendingConfigs(federationId?: string): PendingConfigRow[] {
     return this.security.pending(federationId);
+  }
+
+  preapprovedConfigs(federationId?: string): PreapprovedConfigRow[] {
+    return this.security.preapproved(federationId);
+  }
+
+  preapproveConfig(row: PreapprovedConfigRow): void {
+    this.security.preapprove(row);
   }
 
   savePendingConfig(row: PendingConfigRow): void {

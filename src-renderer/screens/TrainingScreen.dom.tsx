@@ -8,6 +8,7 @@ import type { RoundEvent } from '../api/use-site-status.dom.js';
 import { LiveRoundCard } from './training/LiveRoundCard.dom.js';
 import { ParticipationCard } from './training/ParticipationCard.dom.js';
 import { RosterCard } from './training/RosterCard.dom.js';
+import { SecurityCard } from './training/SecurityCard.dom.js';
 
 /** Round phases after which the stored view has changed (a round row was written or closed). */
 const RELOAD_PHASES = new Set(['joined', 'declined', 'completed', 'dropped', 'aborted', 'left']);
@@ -106,6 +107,18 @@ export function TrainingScreen({ status, round }: { status: SiteStatus; round: R
     }
   };
 
+  const approveConfig = async (federationId: string, configHash: string) => {
+    setSaving(true);
+    try {
+      setView(await siteApi.invoke('federation.approveConfig', { federationId, configHash }));
+      setError(undefined);
+    } catch (caught) {
+      setError((caught as Error).message);
+    } finally {
+      setSaving(false);
+    }
+  };
+
   const names = new Map(status.roster.map((site) => [site.id, site.name]));
   const federationName = (id: string) => view?.federations.find((f) => f.id === id)?.name ?? id;
   const last = view?.federations
@@ -140,6 +153,11 @@ export function TrainingScreen({ status, round }: { status: SiteStatus; round: R
             names={names}
             busy={saving}
             onApprove={(ids) => void approve(ids)}
+          />
+          <SecurityCard
+            security={view.security}
+            busy={saving}
+            onApprove={(federationId, hash) => void approveConfig(federationId, hash)}
           />
           {view.federations.length === 0 ? (
             <section className="card" data-testid="no-federations">
