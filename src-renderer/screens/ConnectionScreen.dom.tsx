@@ -2,6 +2,7 @@ import type { SiteStatus } from '../../core/site-api/contract.js';
 import { ConnectionBadge } from '../components/ConnectionBadge.dom.js';
 import { Fingerprint } from '../components/Fingerprint.dom.js';
 import type { LogLine } from '../api/use-site-status.dom.js';
+import { ProgressCard } from './overview/ProgressCard.dom.js';
 
 function since(iso: string): string {
   return new Date(iso).toLocaleTimeString();
@@ -12,6 +13,7 @@ export function ConnectionScreen({ status, logs }: { status: SiteStatus; logs: L
   const { site, coordinator, connection, roster } = status;
   return (
     <div className="grid">
+      <ProgressCard />
       <section className="card" aria-labelledby="connection-heading">
         <div className="card-head">
           <h2 id="connection-heading">Coordinator</h2>
