@@ -1,7 +1,7 @@
-import { useCallback, useEffect, useState } from 'react';
-import type { FederationView, ParticipationSettings, SiteStatus } from '../../core/site-api/contract.js';
+import { useState } from 'react';
+import type { ParticipationSettings, SiteStatus } from '../../core/site-api/contract.js';
 import { siteApi } from '../api/site-api-client.dom.js';
-import { useSiteEvents } from '../api/use-site-events.dom.js';
+import { useFederationView } from '../api/use-federation-view.dom.js';
 import { formatDateTime } from '../format.dom.js';
 import { FederationCard } from './training/FederationCard.dom.js';
 import type { RoundEvent } from '../api/use-site-status.dom.js';
@@ -9,9 +9,6 @@ import { LiveRoundCard } from './training/LiveRoundCard.dom.js';
 import { ParticipationCard } from './training/ParticipationCard.dom.js';
 import { RosterCard } from './training/RosterCard.dom.js';
 import { SecurityCard } from './training/SecurityCard.dom.js';
-
-/** Round phases after which the stored view has changed (a round row was written or closed). */
-const RELOAD_PHASES = new Set(['joined', 'declined', 'completed', 'dropped', 'aborted', 'left']);
 
 /** "This site refused …": the coordinator sent something that failed this site's checks. */
 export function RefusalBanner({
@@ -46,8 +43,7 @@ const DISMISSED_KEY = 'cohort.dismissedRefusal';
 
 /** Federated training as this site sees it: the operator's switches, partners, versions and rounds. */
 export function TrainingScreen({ status, round }: { status: SiteStatus; round: RoundEvent | undefined }) {
-  const [view, setView] = useState<FederationView>();
-  const [error, setError] = useState<string>();
+  const { view, setView, error, setError, load } = useFederationView();
   const [saving, setSaving] = useState(false);
   // The operator acknowledges one refusal (by its time); a later one shows again.
   const [dismissed, setDismissed] = useState(() => localStorage.getItem(DISMISSED_KEY));
@@ -55,31 +51,6 @@ export function TrainingScreen({ status, round }: { status: SiteStatus; round: R
     localStorage.setItem(DISMISSED_KEY, at);
     setDismissed(at);
   };
-
-  const load = useCallback(
-    () =>
-      siteApi.invoke('federation.get', undefined).then(
-        (next) => {
-          setView(next);
-          setError(undefined);
-        },
-        (caught: Error) => setError(caught.message),
-      ),
-    [],
-  );
-  useEffect(() => {
-    void load();
-  }, [load]);
-
-  useSiteEvents((event) => {
-    // A roster announcement arrives as a status event; pending approvals are derived from it.
-    if (event.type === 'status') return void load();
-    if (event.type !== 'federation') return;
-    const federationEvent = event.event;
-    if (federationEvent.type === 'round') {
-      if (RELOAD_PHASES.has(federationEvent.phase)) void load();
-    } else if (federationEvent.type !== 'log') void load();
-  });
 
   const save = async (participation: ParticipationSettings) => {
     if (!view) return;
