@@ -19,6 +19,7 @@ import {
   makeIdentities,
   replayCoordinator,
   simulateRound,
+  stagesFor,
   type SimulateOptions,
 } from '../core/secagg/simulate.js';
 import { sodium } from '../core/secagg/sodium.js';
@@ -243,14 +244,8 @@ export async function run(args: string[]): Promise<number> {
     const dropList = Array.from({ length: dropped }, (_, i) =>
       Math.floor((i * sites) / Math.max(dropped, 1)),
     );
-    const bar = new ProgressBar('secagg round', 5 * sites, true);
-    const stageIndex = {
-      advertise: 0,
-      'share-keys': 1,
-      'masked-input': 2,
-      consistency: 3,
-      unmask: 4,
-    } as const;
+    const stages = stagesFor(roundParams.neighbours);
+    const bar = new ProgressBar('secagg round', stages.length * sites, true);
     // The raw figure the mask throughput is compared with, measured side by side: after each site masked
     // (outside its timed call, before the next site's), as many raw keystream bytes as it just applied, on
     // the same thread, in the same 64 KiB reads. Both figures then see the same machine load.
@@ -285,7 +280,7 @@ export async function run(args: string[]): Promise<number> {
         clientEngine,
         progress: (stage, done) => {
           if (stage === 'masked-input' || stage === 'consistency') interleaveRaw();
-          bar.update(stageIndex[stage] * sites + done, stage);
+          bar.update(stages.indexOf(stage) * sites + done, stage);
         },
       });
     } catch (error) {
@@ -346,7 +341,7 @@ export async function run(args: string[]): Promise<number> {
       dropped: sim.result.dropped.length,
       client_ms: round(clientMs),
       client_stage_ms: Object.fromEntries(
-        (['advertise', 'share-keys', 'masked-input', 'consistency', 'unmask'] as const).map((stage) => [
+        stages.map((stage) => [
           stage,
           round(median(completed.map((site) => sim.clientStageMs.get(site)![stage] ?? 0)), 2),
         ]),

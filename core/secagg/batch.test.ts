@@ -84,7 +84,10 @@ describe('receiveAll: the messages of a stage at once, signatures checked in par
         site,
         cPk: toBase64(cPk),
         sPk: toBase64(sPk),
-        signature: toBase64(sign(advertMessage(SESSION.federationId, round, site, cPk, sPk), secret(site))),
+        graphCommitment: null,
+        signature: toBase64(
+          sign(advertMessage(SESSION.federationId, round, site, cPk, sPk, null), secret(site)),
+        ),
       });
       const adverts = new Map([...clients].map(([site, client]) => [site, client.advertise()]));
       const good = (site: string): Delivery => ({ from: site, message: adverts.get(site)! });

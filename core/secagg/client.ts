@@ -5,6 +5,8 @@ import {
   consistencyMessage,
   decryptShares,
   encryptShares,
+  graphCommitment,
+  graphSeed,
   pairSeed,
   selfMaskKey,
   selfSeedCommitment,
@@ -23,6 +25,7 @@ import type { z } from 'zod';
 import {
   advertListSchema,
   aliveListSchema,
+  revealListSchema,
   shareBundleSchema,
   unmaskRequestSchema,
   parseServerMessage,
@@ -32,7 +35,9 @@ import {
   type AliveList,
   type ClientMessage,
   type ConsistencySignature,
+  type GraphReveal,
   type MaskedInput,
+  type RevealList,
   type ShareBundle,
   type ShareKeys,
   type UnmaskRequest,
@@ -64,7 +69,7 @@ export interface SecAggClientConfig extends SecAggOptions {
 
 /** What the client waits for next. */
 export type ClientStage =
-  'advertise' | 'adverts' | 'shares' | 'alive' | 'unmask-request' | 'done' | 'aborted';
+  'advertise' | 'adverts' | 'reveals' | 'shares' | 'alive' | 'unmask-request' | 'done' | 'aborted';
 
 /**
  * One site's side of one secure-aggregation round (DESIGN.md §4): a message-in/message-out state machine.
@@ -84,8 +89,12 @@ export class SecAggClient {
   private cKeys?: X25519KeyPair;
   private sKeys?: X25519KeyPair;
   private sid?: Uint8Array;
+  /** SecAgg+: r_u, this site's share of the graph's randomness, committed to in its advert. */
+  private graphRandom?: Uint8Array;
   /** U1 as verified adverts. */
   private u1 = new Map<string, AdvertKeys>();
+  /** U1's advert signatures, checked for the sites whose keys this one uses once the graph is known. */
+  private advertSignatures = new Map<string, string>();
   /** This site's neighbours (complete graph: everyone else in U1). */
   private neighbours = new Set<string>();
   private shareKeys = new Map<string, Uint8Array>();
@@ -135,6 +144,8 @@ export class SecAggClient {
     switch (parsed.type) {
       case 'adverts':
         return this.onAdverts(parsed);
+      case 'reveals':
+        return this.onReveals(parsed);
       case 'shares':
         return this.onShares(parsed);
       case 'alive':
@@ -144,19 +155,28 @@ export class SecAggClient {
     }
   }
 
-  /** Stage 0, AdvertiseKeys: fresh X25519 key pairs for this round, signed with the identity key. */
+  /**
+   * Stage 0, AdvertiseKeys: fresh X25519 key pairs for this round, signed with the identity key; with
+   * SecAgg+, also a commitment to 32 fresh random bytes r_u, revealed once U1 is fixed.
+   */
   advertise(): AdvertiseKeys {
     return this.guardSync(() => {
       this.expect('advertise', 'advertise');
       this.cKeys = x25519KeyPair();
       this.sKeys = x25519KeyPair();
       const { federationId, round } = this.session;
+      let commitment: Uint8Array | null = null;
+      if (this.params.neighbours !== undefined) {
+        this.graphRandom = sodium.randombytes_buf(32);
+        commitment = graphCommitment(federationId, round, this.siteId, this.graphRandom);
+      }
       const message = advertMessage(
         federationId,
         round,
         this.siteId,
         this.cKeys.publicKey,
         this.sKeys.publicKey,
+        commitment,
       );
       this.stageName = 'adverts';
       return {
@@ -166,13 +186,17 @@ export class SecAggClient {
         site: this.siteId,
         cPk: toBase64(this.cKeys.publicKey),
         sPk: toBase64(this.sKeys.publicKey),
+        graphCommitment: commitment && toBase64(commitment),
         signature: toBase64(sign(message, this.identitySecretKey)),
       };
     });
   }
 
-  /** Stage 1, ShareKeys: verify U1, derive session_id, split b_u and s_u^SK, encrypt a share for each neighbour. */
-  async onAdverts(list: AdvertList): Promise<ShareKeys> {
+  /**
+   * Stage 1: check U1 and derive session_id. Complete graph: ShareKeys at once. SecAgg+: reveal r_u, now
+   * that U1 and its commitments are fixed; ShareKeys follows the reveal list (`onReveals`).
+   */
+  async onAdverts(list: AdvertList): Promise<ShareKeys | GraphReveal> {
     return this.guard(async () => {
       this.expect('adverts', 'adverts');
       const message = this.validate(advertListSchema, list);
@@ -185,6 +209,7 @@ export class SecAggClient {
         this.roster,
         'advert list',
       );
+      const plus = this.params.neighbours !== undefined;
       for (const advert of message.adverts) {
         if (advert.federationId !== federationId || advert.round !== round) {
           refuse(
@@ -192,79 +217,140 @@ export class SecAggClient {
             `advert of ${advert.site} is for ${advert.federationId} round ${advert.round}`,
           );
         }
+        if ((advert.graphCommitment !== null) !== plus) {
+          refuse('malformed', `advert of ${advert.site} ${plus ? 'lacks' : 'carries'} a graph commitment`);
+        }
         this.u1.set(advert.site, {
           site: advert.site,
           cPk: fromBase64(advert.cPk),
           sPk: fromBase64(advert.sPk),
+          graphCommitment: advert.graphCommitment === null ? null : fromBase64(advert.graphCommitment),
         });
+        this.advertSignatures.set(advert.site, advert.signature);
       }
       const own = this.u1.get(this.siteId);
       if (!own) refuse('self-missing', 'this site is not in the advert list');
-      if (!sodium.memcmp(own.cPk, this.cKeys!.publicKey) || !sodium.memcmp(own.sPk, this.sKeys!.publicKey)) {
+      if (
+        !sodium.memcmp(own.cPk, this.cKeys!.publicKey) ||
+        !sodium.memcmp(own.sPk, this.sKeys!.publicKey) ||
+        (plus &&
+          !sodium.memcmp(
+            own.graphCommitment!,
+            graphCommitment(federationId, round, this.siteId, this.graphRandom!),
+          ))
+      ) {
         refuse('list-mismatch', 'the advert list carries other keys for this site');
       }
       if (this.u1.size < this.params.threshold) {
         refuse('below-threshold', `${this.u1.size} adverts, threshold ${this.params.threshold}`);
       }
       this.sid = sessionId(this.session, paramsTag(this.params), [...this.u1.values()]);
-      const graph = neighbourhoods(
-        this.sid,
-        [...this.u1.keys()],
-        this.params.neighbours,
-        new Set([this.siteId]),
-      );
-      this.neighbours = new Set(graph.get(this.siteId)!);
-      // Complete graph: every advert. SecAgg+: the adverts of this site's neighbourhood, the only keys it
-      // uses; it cannot check non-neighbours' later participation either, so its guarantees are per
-      // neighbourhood, and verifying all n adverts would cost n signature checks per site.
-      const adverts = new Map(message.adverts.map((a) => [a.site, a]));
-      for (const v of [this.siteId, ...this.neighbours]) {
-        const { cPk, sPk } = this.u1.get(v)!;
-        const signed = advertMessage(federationId, round, v, cPk, sPk);
-        if (!verify(fromBase64(adverts.get(v)!.signature), signed, this.roster.get(v)!)) {
-          refuse('bad-signature', `advert of ${v} is not signed by its pinned identity key`);
-        }
+      if (plus) {
+        this.stageName = 'reveals';
+        return {
+          type: 'reveal',
+          sessionId: toBase64(this.sid),
+          site: this.siteId,
+          graphSeed: toBase64(this.graphRandom!),
+        };
       }
-      for (const v of this.neighbours) {
-        const peer = this.u1.get(v)!;
-        this.shareKeys.set(v, shareKey(x25519(this.cKeys!.secretKey, peer.cPk, v), this.sid));
-        this.pairSeeds.set(v, pairSeed(x25519(this.sKeys!.secretKey, peer.sPk, v), this.sid, this.siteId, v));
-      }
-      // Shares go to the neighbourhood N[u] = neighbours ∪ {u}, in sorted order; u keeps its own.
-      const holders = [...this.neighbours, this.siteId].sort();
-      const t = this.params.neighbourhoodThreshold;
-      if (holders.length < t)
-        refuse('below-threshold', `${holders.length} sites to share with, threshold ${t}`);
-      this.selfSeed = sodium.randombytes_buf(32);
-      const selfShares = await split(this.selfSeed, holders.length, t);
-      const keyShares = await split(this.sKeys!.secretKey, holders.length, t);
-      const shares: ShareKeys['shares'] = [];
-      holders.forEach((holder, i) => {
-        if (holder === this.siteId) {
-          this.held.set(holder, { selfMaskShare: selfShares[i]!, keyShare: keyShares[i]! });
-          return;
-        }
-        const envelope = encryptShares(
-          this.shareKeys.get(holder)!,
-          this.sid!,
-          this.siteId,
-          holder,
-          selfShares[i]!,
-          keyShares[i]!,
-        );
-        shares.push({ to: holder, ciphertext: toBase64(envelope) });
-        wipe(selfShares[i], keyShares[i]);
-      });
-      wipe(this.cKeys!.secretKey);
-      this.stageName = 'shares';
-      return {
-        type: 'share-keys',
-        sessionId: toBase64(this.sid),
-        site: this.siteId,
-        selfMaskCommitment: toBase64(selfSeedCommitment(this.selfSeed, this.sid, this.siteId)),
-        shares,
-      };
+      return this.shareKeysFor(this.sid);
     });
+  }
+
+  /**
+   * SecAgg+, stage 1b: every site's r_u, each checked against the commitment in its advert; the graph's
+   * seed is their hash (`graphSeed`), so the graph is fixed by values committed before any was seen.
+   * A list that leaves out any site of U1 is refused: the coordinator could otherwise drop reveals to
+   * choose among graphs.
+   */
+  async onReveals(list: RevealList): Promise<ShareKeys> {
+    return this.guard(async () => {
+      this.expect('reveals', 'reveals');
+      const message = this.validate(revealListSchema, list);
+      this.checkSession(message.sessionId);
+      const revealed = checkSiteList(
+        message.reveals.map((r) => r.site),
+        this.u1,
+        'reveal list',
+      );
+      if (revealed.size !== this.u1.size) {
+        const missing = [...this.u1.keys()].filter((site) => !revealed.has(site));
+        refuse('missing-reveal', `the reveal list lacks ${missing.join(', ')}`);
+      }
+      const { federationId, round } = this.session;
+      const reveals = message.reveals.map(({ site, graphSeed: seed }) => ({ site, seed: fromBase64(seed) }));
+      for (const { site, seed } of reveals) {
+        if (
+          !sodium.memcmp(
+            graphCommitment(federationId, round, site, seed),
+            this.u1.get(site)!.graphCommitment!,
+          )
+        )
+          refuse('bad-reveal', `the graph seed of ${site} does not match its commitment`);
+      }
+      return this.shareKeysFor(graphSeed(federationId, round, reveals));
+    });
+  }
+
+  /**
+   * ShareKeys: this site's neighbourhood from the graph seed (session_id for the complete graph, which
+   * does not use it), its adverts verified, b_u and s_u^SK split and a share encrypted for each neighbour.
+   */
+  private async shareKeysFor(seed: Uint8Array): Promise<ShareKeys> {
+    const { federationId, round } = this.session;
+    const graph = neighbourhoods(seed, [...this.u1.keys()], this.params.neighbours, new Set([this.siteId]));
+    this.neighbours = new Set(graph.get(this.siteId)!);
+    // Complete graph: every advert. SecAgg+: the adverts of this site's neighbourhood, the only keys it
+    // uses; it cannot check non-neighbours' later participation either, so its guarantees are per
+    // neighbourhood, and verifying all n adverts would cost n signature checks per site.
+    for (const v of [this.siteId, ...this.neighbours]) {
+      const { cPk, sPk, graphCommitment: commitment } = this.u1.get(v)!;
+      const signed = advertMessage(federationId, round, v, cPk, sPk, commitment);
+      if (!verify(fromBase64(this.advertSignatures.get(v)!), signed, this.roster.get(v)!)) {
+        refuse('bad-signature', `advert of ${v} is not signed by its pinned identity key`);
+      }
+    }
+    this.advertSignatures.clear();
+    for (const v of this.neighbours) {
+      const peer = this.u1.get(v)!;
+      this.shareKeys.set(v, shareKey(x25519(this.cKeys!.secretKey, peer.cPk, v), this.sid!));
+      this.pairSeeds.set(v, pairSeed(x25519(this.sKeys!.secretKey, peer.sPk, v), this.sid!, this.siteId, v));
+    }
+    // Shares go to the neighbourhood N[u] = neighbours ∪ {u}, in sorted order; u keeps its own.
+    const holders = [...this.neighbours, this.siteId].sort();
+    const t = this.params.neighbourhoodThreshold;
+    if (holders.length < t)
+      refuse('below-threshold', `${holders.length} sites to share with, threshold ${t}`);
+    this.selfSeed = sodium.randombytes_buf(32);
+    const selfShares = await split(this.selfSeed, holders.length, t);
+    const keyShares = await split(this.sKeys!.secretKey, holders.length, t);
+    const shares: ShareKeys['shares'] = [];
+    holders.forEach((holder, i) => {
+      if (holder === this.siteId) {
+        this.held.set(holder, { selfMaskShare: selfShares[i]!, keyShare: keyShares[i]! });
+        return;
+      }
+      const envelope = encryptShares(
+        this.shareKeys.get(holder)!,
+        this.sid!,
+        this.siteId,
+        holder,
+        selfShares[i]!,
+        keyShares[i]!,
+      );
+      shares.push({ to: holder, ciphertext: toBase64(envelope) });
+      wipe(selfShares[i], keyShares[i]);
+    });
+    wipe(this.cKeys!.secretKey);
+    this.stageName = 'shares';
+    return {
+      type: 'share-keys',
+      sessionId: toBase64(this.sid!),
+      site: this.siteId,
+      selfMaskCommitment: toBase64(selfSeedCommitment(this.selfSeed, this.sid!, this.siteId)),
+      shares,
+    };
   }
 
   /** Stage 2, MaskedInputCollection: y_u = x_u + PRG(b_u) + Σ_{v∈U2} ±PRG(s_uv) mod 2^32. */
@@ -443,7 +529,7 @@ export class SecAggClient {
   private abort(): void {
     if (this.stageName === 'aborted') return;
     this.stageName = 'aborted';
-    wipe(this.cKeys?.secretKey, this.sKeys?.secretKey, this.selfSeed);
+    wipe(this.cKeys?.secretKey, this.sKeys?.secretKey, this.selfSeed, this.graphRandom);
     for (const seed of this.pairSeeds.values()) wipe(seed);
     for (const shares of this.held.values()) wipe(shares.selfMaskShare, shares.keyShare);
     this.held.clear();

@@ -5,8 +5,10 @@ import { sodium } from './sodium.js';
 
 /** Domain strings (DESIGN.md §4). Every hash, signature and AEAD input starts with one of them. */
 export const DOMAIN = {
-  advert: 'cohort/secagg/advert/v1',
-  session: 'cohort/secagg/session/v1',
+  advert: 'cohort/secagg/advert/v2',
+  session: 'cohort/secagg/session/v2',
+  graphCommit: 'cohort/secagg/graph-commit/v1',
+  graphSeed: 'cohort/secagg/graph-seed/v1',
   share: 'cohort/secagg/share/v1',
   mask: 'cohort/secagg/mask/v1',
   self: 'cohort/secagg/self/v1',
@@ -68,14 +70,50 @@ export function x25519(secretKey: Uint8Array, publicKey: Uint8Array, who: string
   return shared;
 }
 
+/**
+ * What a site signs in its advert. `graphCommitment` (SecAgg+ only, else empty: the field stays
+ * length-prefixed, so the two cases cannot be confused) commits to its share of the graph's randomness.
+ */
 export function advertMessage(
   federationId: string,
   round: number,
   site: string,
   cPk: Uint8Array,
   sPk: Uint8Array,
+  graphCommitment: Uint8Array | null,
 ): Uint8Array {
-  return frame(DOMAIN.advert, federationId, round, site, cPk, sPk);
+  return frame(DOMAIN.advert, federationId, round, site, cPk, sPk, graphCommitment ?? new Uint8Array(0));
+}
+
+/**
+ * SecAgg+ commit-reveal: a site's commitment to r_u, 32 fresh random bytes, bound to its federation, round
+ * and id (so no site can copy another's). BLAKE2b is preimage- and collision-resistant: a site cannot
+ * open its commitment to another value after seeing the others' reveals.
+ */
+export function graphCommitment(
+  federationId: string,
+  round: number,
+  site: string,
+  seed: Uint8Array,
+): Uint8Array {
+  return sodium.crypto_generichash(32, frame(DOMAIN.graphCommit, federationId, round, site, seed), null);
+}
+
+/**
+ * The SecAgg+ graph's seed: BLAKE2b over the revealed r_u of every site in U1, in site order. Each r_u was
+ * committed to in a signed advert before anyone revealed, so as long as one site's r_u is random and
+ * unseen when U1 is fixed the seed is uniform, and nobody, coordinator included, can choose it: after
+ * the reveals the only lever left is aborting the round. Advert keys do not enter it, so re-drawing them
+ * (which moves session_id) no longer moves the graph.
+ */
+export function graphSeed(
+  federationId: string,
+  round: number,
+  reveals: readonly { site: string; seed: Uint8Array }[],
+): Uint8Array {
+  const sorted = [...reveals].sort((a, b) => (a.site < b.site ? -1 : a.site > b.site ? 1 : 0));
+  const parts = sorted.flatMap((r) => [r.site, r.seed]);
+  return sodium.crypto_generichash(32, frame(DOMAIN.graphSeed, federationId, round, ...parts), null);
 }
 
 export function sign(message: Uint8Array, secretKey: Uint8Array): Uint8Array {
@@ -96,16 +134,18 @@ export interface AdvertKeys {
   site: string;
   cPk: Uint8Array;
   sPk: Uint8Array;
+  /** SecAgg+: the commitment to the site's graph randomness; null for the complete graph. */
+  graphCommitment: Uint8Array | null;
 }
 
 /**
  * session_id = BLAKE2b-256(domain ‖ federation ‖ round ‖ model hash ‖ config hash ‖ params ‖ sorted
- * adverts), every field length-prefixed. `params` (vector length, t, k) is bound too, so sites that
- * disagree about any of them can never complete a round together.
+ * adverts, commitments included), every field length-prefixed. `params` (vector length, t, k) is bound
+ * too, so sites that disagree about any of them can never complete a round together.
  */
 export function sessionId(info: SessionInfo, paramsTag: string, adverts: readonly AdvertKeys[]): Uint8Array {
   const sorted = [...adverts].sort((a, b) => (a.site < b.site ? -1 : a.site > b.site ? 1 : 0));
-  const parts = sorted.flatMap((a) => [a.site, a.cPk, a.sPk]);
+  const parts = sorted.flatMap((a) => [a.site, a.cPk, a.sPk, a.graphCommitment ?? new Uint8Array(0)]);
   const message = frame(
     DOMAIN.session,
     info.federationId,

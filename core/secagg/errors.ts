@@ -35,6 +35,10 @@ export type SecAggErrorCode =
   | 'low-order-point'
   /** An input or masked vector of the wrong length. */
   | 'wrong-length'
+  /** SecAgg+: a revealed graph seed that does not open its advert's commitment. */
+  | 'bad-reveal'
+  /** SecAgg+: a site in U1 whose graph seed was not revealed (the graph needs every one: the round aborts). */
+  | 'missing-reveal'
   /** Shamir reconstruction that does not match the committed/advertised value. */
   | 'reconstruction-failed'
   /** A message for a stage the coordinator already closed (late). */

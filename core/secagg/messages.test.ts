@@ -144,15 +144,19 @@ describe('fast validation = the zod schemas', () => {
 
   it('accepts every message of a round as zod does (its output equals the message), and never accepts more', async () => {
     const messages: [unknown, boolean][] = [];
-    const sim = await simulateRound({
-      n: 6,
-      params: 17,
-      dropouts: { 'masked-input': [5] },
-      observe: (_site, m) => messages.push([m, true]),
-      intercept: (_to, m) => (messages.push([m, false]), m),
-    });
-    expect(sim.exact).toBe(true);
-    expect(new Set(messages.map(([m]) => (m as { type: string }).type)).size).toBe(9);
+    // A complete-graph round (no graph commitments) and a SecAgg+ one (commitments and their reveals).
+    for (const neighbours of [undefined, 4]) {
+      const sim = await simulateRound({
+        n: 6,
+        neighbours,
+        params: 17,
+        dropouts: { 'masked-input': [5] },
+        observe: (_site, m) => messages.push([m, true]),
+        intercept: (_to, m) => (messages.push([m, false]), m),
+      });
+      expect(sim.exact).toBe(true);
+    }
+    expect(new Set(messages.map(([m]) => (m as { type: string }).type)).size).toBe(11);
     let checked = 0;
     let fastRefused = 0;
     for (const [message, fromSite] of messages) {

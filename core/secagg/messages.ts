@@ -44,8 +44,18 @@ export const advertiseKeysSchema = z.strictObject({
   cPk: base64Of(32),
   /** X25519 public key for pairwise masks. */
   sPk: base64Of(32),
-  /** Ed25519 over "cohort/secagg/advert/v1" ‖ federation ‖ round ‖ site ‖ c_pk ‖ s_pk. */
+  /** SecAgg+: the commitment to this site's graph randomness r_u (`graphCommitment`); null otherwise. */
+  graphCommitment: base64Of(32).nullable(),
+  /** Ed25519 over "cohort/secagg/advert/v2" ‖ federation ‖ round ‖ site ‖ c_pk ‖ s_pk ‖ commitment. */
   signature: base64Of(64),
+});
+
+/** SecAgg+ only, once U1 is fixed: the r_u this site committed to in its advert. */
+export const graphRevealSchema = z.strictObject({
+  type: z.literal('reveal'),
+  sessionId: sessionIdSchema,
+  site: siteIdSchema,
+  graphSeed: base64Of(32),
 });
 
 export const shareKeysSchema = z.strictObject({
@@ -87,6 +97,7 @@ export const unmaskResponseSchema = z.strictObject({
 
 export const clientMessageSchema = z.discriminatedUnion('type', [
   advertiseKeysSchema,
+  graphRevealSchema,
   shareKeysSchema,
   maskedInputSchema,
   consistencySignatureSchema,
@@ -101,6 +112,13 @@ export const advertListSchema = z.strictObject({
   round: roundSchema,
   /** U1: every advert the coordinator accepted (all of them: each site recomputes session_id). */
   adverts: z.array(advertiseKeysSchema).max(MAX_SITES),
+});
+
+/** SecAgg+ only: every site's revealed r_u, for all of U1 (each site derives the graph from them). */
+export const revealListSchema = z.strictObject({
+  type: z.literal('reveals'),
+  sessionId: sessionIdSchema,
+  reveals: z.array(z.strictObject({ site: siteIdSchema, graphSeed: base64Of(32) })).max(MAX_SITES),
 });
 
 export const shareBundleSchema = z.strictObject({
@@ -128,12 +146,15 @@ export const unmaskRequestSchema = z.strictObject({
 
 export const serverMessageSchema = z.discriminatedUnion('type', [
   advertListSchema,
+  revealListSchema,
   shareBundleSchema,
   aliveListSchema,
   unmaskRequestSchema,
 ]);
 
 export type AdvertiseKeys = z.infer<typeof advertiseKeysSchema>;
+export type GraphReveal = z.infer<typeof graphRevealSchema>;
+export type RevealList = z.infer<typeof revealListSchema>;
 export type ShareKeys = z.infer<typeof shareKeysSchema>;
 export type MaskedInput = z.infer<typeof maskedInputSchema>;
 export type ConsistencySignature = z.infer<typeof consistencySignatureSchema>;
@@ -181,6 +202,10 @@ const checkLiteral =
   (value) =>
     value === literal;
 const checkUint32Array: Check = (value) => value instanceof Uint32Array;
+const checkNullable =
+  (check: Check): Check =>
+  (value) =>
+    value === null || check(value);
 
 function checkArray(item: Check, max: number): Check {
   return (value) => {
@@ -221,7 +246,14 @@ const checkAdvertiseKeys = checkObject<AdvertiseKeys>({
   site: checkSiteId,
   cPk: checkBase64Of(32),
   sPk: checkBase64Of(32),
+  graphCommitment: checkNullable(checkBase64Of(32)),
   signature: checkSignature,
+});
+const checkGraphReveal = checkObject<GraphReveal>({
+  type: checkLiteral('reveal'),
+  sessionId: checkSessionId,
+  site: checkSiteId,
+  graphSeed: checkBase64Of(32),
 });
 const checkShareKeys = checkObject<ShareKeys>({
   type: checkLiteral('share-keys'),
@@ -262,6 +294,14 @@ const checkAdvertList = checkObject<AdvertList>({
   round: checkRound,
   adverts: checkArray(checkAdvertiseKeys, MAX_SITES),
 });
+const checkRevealList = checkObject<RevealList>({
+  type: checkLiteral('reveals'),
+  sessionId: checkSessionId,
+  reveals: checkArray(
+    checkObject<RevealList['reveals'][number]>({ site: checkSiteId, graphSeed: checkBase64Of(32) }),
+    MAX_SITES,
+  ),
+});
 const checkShareBundle = checkObject<ShareBundle>({
   type: checkLiteral('shares'),
   sessionId: checkSessionId,
@@ -297,11 +337,13 @@ const byType = (table: Record<string, Check>): Check => {
 /** The fast check of each schema (exported for the equivalence tests). */
 export const FAST_CHECKS = new Map<z.ZodType, Check>([
   [advertiseKeysSchema, checkAdvertiseKeys],
+  [graphRevealSchema, checkGraphReveal],
   [shareKeysSchema, checkShareKeys],
   [maskedInputSchema, checkMaskedInput],
   [consistencySignatureSchema, checkConsistency],
   [unmaskResponseSchema, checkUnmaskResponse],
   [advertListSchema, checkAdvertList],
+  [revealListSchema, checkRevealList],
   [shareBundleSchema, checkShareBundle],
   [aliveListSchema, checkAliveList],
   [unmaskRequestSchema, checkUnmaskRequest],
@@ -309,6 +351,7 @@ export const FAST_CHECKS = new Map<z.ZodType, Check>([
     clientMessageSchema,
     byType({
       advertise: checkAdvertiseKeys,
+      reveal: checkGraphReveal,
       'share-keys': checkShareKeys,
       'masked-input': checkMaskedInput,
       consistency: checkConsistency,
@@ -319,6 +362,7 @@ export const FAST_CHECKS = new Map<z.ZodType, Check>([
     serverMessageSchema,
     byType({
       adverts: checkAdvertList,
+      reveals: checkRevealList,
       shares: checkShareBundle,
       alive: checkAliveList,
       'unmask-request': checkUnmaskRequest,

@@ -32,7 +32,7 @@ describe('thresholds and graphs', () => {
     expect(() => resolveParams(10, { vectorLength: 0 })).toThrow(/vectorLength/);
   });
 
-  it('the SecAgg+ graph is k-regular, symmetric, derived from session_id only, and different per session', () => {
+  it('the SecAgg+ graph is k-regular, symmetric, derived from its seed only, and different per seed', () => {
     const u1 = sites(60);
     const sid = sodium.randombytes_buf(32);
     const graph = neighbourhoods(sid, u1, 10);

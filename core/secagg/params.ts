@@ -38,7 +38,7 @@ export interface SecAggOptions {
   threshold?: number;
   /**
    * SecAgg+ neighbourhood degree k (even): each site masks with and shares to k neighbours of a k-regular
-   * Harary graph derived from session_id. Default: complete graph for rosters of up to 100 sites, k = 100
+   * Harary graph drawn from every site's committed and then revealed randomness (`graphSeed`). Default: complete graph for rosters of up to 100 sites, k = 100
    * above. Pass `'complete'` to force the complete graph.
    */
   neighbours?: number | 'complete';
@@ -126,14 +126,14 @@ export function paramsTag(p: RoundParams): string {
 const GRAPH_DOMAIN = 'cohort/secagg/graph/v1';
 
 /**
- * The neighbours of every site in U1. Complete graph: everyone else. SecAgg+: a k-regular Harary graph on
- * a ring whose order is a uniformly random permutation of U1 drawn from a ChaCha20 stream keyed by
- * BLAKE2b(session_id), so every party derives the same graph and nobody chooses it after session_id is
- * fixed. Each site is joined to the k/2 sites before and after it on the ring. With `only`, just those
- * sites' entries (a site needs its own; the graph is the same).
+ * The neighbours of every site in U1. Complete graph: everyone else (`seed` unused). SecAgg+: a k-regular
+ * Harary graph on a ring whose order is a uniformly random permutation of U1 drawn from a ChaCha20 stream
+ * keyed by BLAKE2b(seed), `seed` being the commit-reveal graph seed (`graphSeed`), so every party
+ * derives the same graph and nobody chooses it. Each site is joined to the k/2 sites before and after it
+ * on the ring. With `only`, just those sites' entries (a site needs its own; the graph is the same).
  */
 export function neighbourhoods(
-  sessionId: Uint8Array,
+  seed: Uint8Array,
   u1: readonly string[],
   k: number | undefined,
   only?: ReadonlySet<string>,
@@ -150,7 +150,7 @@ export function neighbourhoods(
     }
     return result;
   }
-  const key = sodium.crypto_generichash(32, frame(GRAPH_DOMAIN, sessionId), null);
+  const key = sodium.crypto_generichash(32, frame(GRAPH_DOMAIN, seed), null);
   // The ring holds positions in `sorted`, so each neighbour list is sorted as numbers (a typed-array sort)
   // rather than as strings; position order is string order.
   const positions = sorted.map((_, i) => i);

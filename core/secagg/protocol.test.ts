@@ -76,6 +76,29 @@ describe('the coordinator timed alone (cohort bench secagg)', () => {
     );
   });
 
+  it('replays a SecAgg+ round, the graph commit-reveal stage included', async () => {
+    const options: SimulateOptions = {
+      n: 12,
+      neighbours: 4,
+      params: 500,
+      serverEngine,
+      measureTraffic: false,
+    };
+    const sim = await simulateRound({ ...options, clientEngine, record: true });
+    expect(sim.received?.map(({ stage }) => stage)).toEqual([
+      'advertise',
+      'reveal',
+      'share-keys',
+      'masked-input',
+      'consistency',
+      'unmask',
+    ]);
+    const replay = await replayCoordinator({ ...options, identities: sim.identities }, sim);
+    expect(replay.exact).toBe(true);
+    expect(Object.keys(replay.serverStageMs)).toContain('reveal');
+    expect(replay.result.sets).toEqual(sim.result.sets);
+  });
+
   it('needs a recorded round', async () => {
     const sim = await simulateRound({ n: 3, params: 10, clientEngine, serverEngine, measureTraffic: false });
     await expect(replayCoordinator({ params: 10 }, sim)).rejects.toThrow(/record: true/);

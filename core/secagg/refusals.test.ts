@@ -1,13 +1,15 @@
 import { combine } from 'shamir-secret-sharing';
 import { describe, expect, it } from 'vitest';
-import { frame, fromBase64, toBase64 } from './bytes.js';
+import { frame, fromBase64, toBase64, utf8 } from './bytes.js';
 import { SecAggClient } from './client.js';
 import {
   advertMessage,
   DOMAIN,
   encryptShares,
+  graphSeed,
   pairSeed,
   selfMaskKey,
+  sessionId,
   shareKey,
   sign,
   x25519,
@@ -15,7 +17,15 @@ import {
 } from './crypto.js';
 import { keystream, libsodiumPrg } from './prg.js';
 import { SecAggError } from './errors.js';
-import type { ClientMessage, ServerMessage, UnmaskRequest, UnmaskResponse } from './messages.js';
+import type {
+  ClientMessage,
+  GraphReveal,
+  RevealList,
+  ServerMessage,
+  UnmaskRequest,
+  UnmaskResponse,
+} from './messages.js';
+import { neighbourhoods, paramsTag, resolveParams } from './params.js';
 import { makeIdentities, randomWords } from './simulate.js';
 import { SecAggServer, type Outbound } from './server.js';
 import { sodium } from './sodium.js';
@@ -90,6 +100,18 @@ async function harness(
 }
 type Harness = Awaited<ReturnType<typeof harness>>;
 
+/**
+ * SecAgg+: the graph every party will derive, computed ahead from the r_u each client committed to in its
+ * advert (white-box: read from the clients before they reveal it).
+ */
+function graphAhead(h: Harness): Map<string, string[]> {
+  const reveals = [...h.clients].map(([site, client]) => ({
+    site,
+    seed: (client as unknown as { graphRandom: Uint8Array }).graphRandom,
+  }));
+  return neighbourhoods(graphSeed('fed-a', 7, reveals), [...h.clients.keys()], h.config.neighbours);
+}
+
 const expectRefusal = async (call: Promise<unknown> | (() => unknown), code: string) => {
   const promise = typeof call === 'function' ? Promise.resolve().then(call) : call;
   await expect(promise).rejects.toMatchObject({ name: 'SecAggError', code });
@@ -104,7 +126,7 @@ function advertOf(
   federationId = 'fed-a',
   round = 7,
 ) {
-  const signature = sign(advertMessage(federationId, round, site, cPk, sPk), h.secretKey(site));
+  const signature = sign(advertMessage(federationId, round, site, cPk, sPk, null), h.secretKey(site));
   return {
     type: 'advertise' as const,
     federationId,
@@ -112,6 +134,7 @@ function advertOf(
     site,
     cPk: toBase64(cPk),
     sPk: toBase64(sPk),
+    graphCommitment: null,
     signature: toBase64(signature),
   };
 }
@@ -163,13 +186,17 @@ describe('the client refuses at AdvertiseKeys → ShareKeys', () => {
     for (const target of ['neighbour', 'stranger'] as const) {
       const h = await harness({ n: 12, neighbours: 4 });
       await h.step();
-      const list = h.messageFor('site-001') as Extract<ServerMessage, { type: 'adverts' }>;
-      const near = h.server.neighboursOf('site-001');
+      const near = graphAhead(h).get('site-001')!;
       const site =
         target === 'neighbour'
           ? near[0]!
-          : list.adverts.find((a) => a.site !== 'site-001' && !near.includes(a.site))!.site;
-      const reply = h.client('site-001').handle(withBadSignature(list, site));
+          : [...h.clients.keys()].find((v) => v !== 'site-001' && !near.includes(v))!;
+      // The signatures are checked once the graph is known, after the reveals.
+      await h.step({
+        tamper: (to, m) => (to === 'site-001' && m.type === 'adverts' ? withBadSignature(m, site) : m),
+      });
+      expect(h.server.neighboursOf('site-001')).toEqual(near);
+      const reply = h.client('site-001').handle(h.messageFor('site-001'));
       if (target === 'neighbour') await expectRefusal(reply, 'bad-signature');
       else expect((await reply).type).toBe('share-keys');
     }
@@ -275,6 +302,117 @@ describe('the client refuses at AdvertiseKeys → ShareKeys', () => {
       h.client('site-001').handle({ type: 'adverts', federationId: 'fed-a', round: -1, adverts: [] }),
       'malformed',
     );
+  });
+});
+
+describe('the SecAgg+ graph: commit-reveal', () => {
+  /** Deterministic stand-ins for keys and seeds (session_id and the graph only hash them). */
+  const bytes = (label: string) => sodium.crypto_generichash(32, utf8(label), null);
+
+  it('grinding: re-drawn advert keys chose the graph when it came from session_id; with commit-reveal they do not move it', () => {
+    // 60 sites, k = 10 (t_k = 8 of 11), 12 of them corrupt. One corrupt site re-draws its advert keys
+    // 3,000 times, knowing every other advert, and keeps the draw that gives some honest site the most
+    // corrupt neighbours: 8 is enough to reconstruct both of its secrets, 5 (2·t_k − (k + 1)) a split view.
+    const n = 60;
+    const k = 10;
+    const sites = Array.from({ length: n }, (_, i) => `site-${String(i + 1).padStart(3, '0')}`);
+    const corrupt = new Set(sites.slice(0, 12));
+    const grinder = sites[0]!;
+    const session = { federationId: 'fed-a', round: 7, modelHash: 'model-h', configHash: 'config-h' };
+    const tag = paramsTag(resolveParams(n, { vectorLength: 8, neighbours: k }));
+    const reveals = sites.map((site) => ({ site, seed: bytes(`r ${site}`) }));
+    const worstHonest = (graph: Map<string, string[]>) =>
+      Math.max(
+        ...sites
+          .filter((v) => !corrupt.has(v))
+          .map((v) => graph.get(v)!.filter((w) => corrupt.has(w)).length),
+      );
+    const before = new Set<number>();
+    const after = new Set<string>();
+    for (let draw = 0; draw < 3000; draw++) {
+      const adverts = sites.map((site) => {
+        const label = site === grinder ? `draw ${draw}` : site;
+        return {
+          site,
+          cPk: bytes(`c ${label}`),
+          sPk: bytes(`s ${label}`),
+          graphCommitment: bytes(`g ${site}`),
+        };
+      });
+      const sid = sessionId(session, tag, adverts);
+      before.add(worstHonest(neighbourhoods(sid, sites, k)));
+      after.add(JSON.stringify([...neighbourhoods(graphSeed('fed-a', 7, reveals), sites, k)]));
+    }
+    expect(Math.max(...before)).toBeGreaterThanOrEqual(8);
+    // The graph is a function of the revealed seeds alone, each fixed by a commitment made before any was seen.
+    expect(after.size).toBe(1);
+    const other = reveals.map((r) => (r.site === grinder ? { site: grinder, seed: bytes('another r') } : r));
+    expect(neighbourhoods(graphSeed('fed-a', 7, other), sites, k)).not.toEqual(
+      neighbourhoods(graphSeed('fed-a', 7, reveals), sites, k),
+    );
+  });
+
+  /** A SecAgg+ round (12 sites, k = 4) up to the reveals: each client's reply to the advert list. */
+  const atReveal = async () => {
+    const h = await harness({ n: 12, neighbours: 4 });
+    await h.step();
+    const replies = new Map<string, ClientMessage>();
+    for (const [site, client] of h.clients) replies.set(site, await client.handle(h.messageFor(site)));
+    return { h, replies };
+  };
+
+  it('the coordinator refuses a reveal that does not open its commitment, and the round aborts without it', async () => {
+    const { h, replies } = await atReveal();
+    const bad = {
+      ...(replies.get('site-003') as GraphReveal),
+      graphSeed: toBase64(sodium.randombytes_buf(32)),
+    };
+    expect(() => h.server.receive('site-003', bad)).toThrow(expect.objectContaining({ code: 'bad-reveal' }));
+    for (const [site, reply] of replies) if (site !== 'site-003') h.server.receive(site, reply);
+    expect(h.server.pending()).toEqual(['site-003']);
+    await expect(h.server.closeStage()).rejects.toMatchObject({ code: 'missing-reveal' });
+    expect(h.server.stage).toBe('aborted');
+  });
+
+  it('the site refuses a reveal list that leaves a site out or carries a seed other than the committed one', async () => {
+    const { h, replies } = await atReveal();
+    for (const [site, reply] of replies) h.server.receive(site, reply);
+    const { outbound } = await h.server.closeStage();
+    const list = outbound.find((o) => o.to === 'site-001')!.message as RevealList;
+    expect(list.reveals.map((r) => r.site)).toEqual([...h.clients.keys()].sort());
+    const dropped = { ...list, reveals: list.reveals.filter((r) => r.site !== 'site-007') };
+    await expectRefusal(h.client('site-001').handle(dropped), 'missing-reveal');
+    const forged = {
+      ...list,
+      reveals: list.reveals.map((r) =>
+        r.site === 'site-007' ? { ...r, graphSeed: toBase64(sodium.randombytes_buf(32)) } : r,
+      ),
+    };
+    await expectRefusal(h.client('site-002').handle(forged), 'bad-reveal');
+    expect((await h.client('site-003').handle(list)).type).toBe('share-keys');
+  });
+
+  it('an advert with a graph commitment where none belongs (complete graph), or without one (SecAgg+)', async () => {
+    const complete = await harness();
+    const advert = complete.client('site-001').advertise();
+    expect(advert.graphCommitment).toBeNull();
+    expect(() =>
+      complete.server.receive('site-001', { ...advert, graphCommitment: toBase64(bytes('x')) }),
+    ).toThrow(expect.objectContaining({ code: 'malformed' }));
+    const { h } = await atReveal();
+    const list = h.messageFor('site-001') as Extract<ServerMessage, { type: 'adverts' }>;
+    const client = new SecAggClient({
+      ...h.config,
+      siteId: 'site-001',
+      identitySecretKey: h.secretKey('site-001'),
+    });
+    const own = client.advertise();
+    expect(own.graphCommitment).not.toBeNull();
+    const stripped = {
+      ...list,
+      adverts: list.adverts.map((a) => (a.site === 'site-001' ? own : { ...a, graphCommitment: null })),
+    };
+    await expectRefusal(client.handle(stripped), 'malformed');
   });
 });
 

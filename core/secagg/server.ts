@@ -3,6 +3,8 @@ import {
   advertMessage,
   consistencyMessage,
   derivePairSeeds,
+  graphCommitment,
+  graphSeed,
   publicKeyOf,
   selfMaskKey,
   selfSeedCommitment,
@@ -44,10 +46,12 @@ export interface SecAggServerConfig extends SecAggOptions {
 
 /** The stage whose messages the coordinator is collecting. */
 export type ServerStage =
-  'advertise' | 'share-keys' | 'masked-input' | 'consistency' | 'unmask' | 'done' | 'aborted';
+  'advertise' | 'reveal' | 'share-keys' | 'masked-input' | 'consistency' | 'unmask' | 'done' | 'aborted';
 
+/** The stages in order; 'reveal' (the graph's commit-reveal) only with SecAgg+ neighbourhoods. */
 const STAGE_ORDER: readonly ServerStage[] = [
   'advertise',
+  'reveal',
   'share-keys',
   'masked-input',
   'consistency',
@@ -96,6 +100,8 @@ export class SecAggServer {
   private keys = new Map<string, AdvertKeys>();
   private sid?: Uint8Array;
   private sidText = '';
+  /** SecAgg+: the graph randomness each site of U1 revealed, checked against its commitment. */
+  private reveals = new Map<string, Uint8Array>();
   private graph = new Map<string, string[]>();
   /** Each site's neighbourhood N[u] = its neighbours and itself, as a set (checked per message). */
   private neighbourhood = new Map<string, Set<string>>();
@@ -145,6 +151,8 @@ export class SecAggServer {
     switch (this.stageName) {
       case 'advertise':
         return from(this.roster.keys(), this.adverts);
+      case 'reveal':
+        return from(this.keys.keys(), this.reveals);
       case 'share-keys':
         return from(this.keys.keys(), this.u2);
       case 'masked-input':
@@ -225,7 +233,8 @@ export class SecAggServer {
         const { federationId, round } = this.session;
         const cPk = fromBase64(message.cPk);
         const sPk = fromBase64(message.sPk);
-        const signed = advertMessage(federationId, round, message.site, cPk, sPk);
+        const commitment = message.graphCommitment === null ? null : fromBase64(message.graphCommitment);
+        const signed = advertMessage(federationId, round, message.site, cPk, sPk, commitment);
         return { signature: fromBase64(message.signature), message: signed, publicKey };
       }
       if (message.type === 'consistency' && this.stageName === 'consistency') {
@@ -270,6 +279,8 @@ export class SecAggServer {
     switch (message.type) {
       case 'advertise':
         return this.onAdvertise(message);
+      case 'reveal':
+        return this.onReveal(message);
       case 'share-keys':
         return this.onShareKeys(message);
       case 'masked-input':
@@ -288,6 +299,8 @@ export class SecAggServer {
       switch (closed) {
         case 'advertise':
           return { closed, outbound: this.closeAdvertise() };
+        case 'reveal':
+          return { closed, outbound: this.closeReveal() };
         case 'share-keys':
           return { closed, outbound: this.closeShareKeys() };
         case 'masked-input':
@@ -316,12 +329,17 @@ export class SecAggServer {
         `advert of ${message.site} is for ${message.federationId} round ${message.round}`,
       );
     }
+    const plus = this.params.neighbours !== undefined;
+    if ((message.graphCommitment !== null) !== plus) {
+      refuse('malformed', `advert of ${message.site} ${plus ? 'lacks' : 'carries'} a graph commitment`);
+    }
     const cPk = fromBase64(message.cPk);
     const sPk = fromBase64(message.sPk);
+    const commitment = message.graphCommitment === null ? null : fromBase64(message.graphCommitment);
     if (
       !this.checkSignature(
         fromBase64(message.signature),
-        advertMessage(federationId, round, message.site, cPk, sPk),
+        advertMessage(federationId, round, message.site, cPk, sPk, commitment),
         this.roster.get(message.site)!,
       )
     ) {
@@ -331,23 +349,64 @@ export class SecAggServer {
     if (isSmallOrder(cPk) || isSmallOrder(sPk))
       refuse('low-order-point', `advert of ${message.site} has a low-order key`);
     this.adverts.set(message.site, message);
-    this.keys.set(message.site, { site: message.site, cPk, sPk });
+    this.keys.set(message.site, { site: message.site, cPk, sPk, graphCommitment: commitment });
   }
 
+  /** U1 is fixed: session_id; the complete graph at once, or (SecAgg+) the reveals of its randomness next. */
   private closeAdvertise(): Outbound[] {
     this.requireAtLeast(this.adverts.size, 'adverts');
     this.sid = sessionId(this.session, paramsTag(this.params), [...this.keys.values()]);
     this.sidText = toBase64(this.sid);
-    this.graph = neighbourhoods(this.sid, [...this.keys.keys()], this.params.neighbours);
-    for (const [site, neighbours] of this.graph) this.neighbourhood.set(site, new Set([site, ...neighbours]));
     const list: AdvertList = {
       type: 'adverts',
       federationId: this.session.federationId,
       round: this.session.round,
       adverts: [...this.adverts.values()].sort((a, b) => (a.site < b.site ? -1 : 1)),
     };
-    this.stageName = 'share-keys';
+    if (this.params.neighbours === undefined) {
+      this.fixGraph(this.sid);
+      this.stageName = 'share-keys';
+    } else this.stageName = 'reveal';
     return [...this.keys.keys()].sort().map((to) => ({ to, message: list }));
+  }
+
+  private fixGraph(seed: Uint8Array): void {
+    this.graph = neighbourhoods(seed, [...this.keys.keys()], this.params.neighbours);
+    for (const [site, neighbours] of this.graph) this.neighbourhood.set(site, new Set([site, ...neighbours]));
+  }
+
+  // ---- stage 0b (SecAgg+): the graph's commit-reveal ----
+
+  private onReveal(message: Extract<ClientMessage, { type: 'reveal' }>): void {
+    const u = message.site;
+    if (!this.keys.has(u)) refuse('unknown-site', `${u} is not in U1`);
+    if (this.reveals.has(u)) refuse('duplicate-site', `second reveal from ${u}`);
+    const { federationId, round } = this.session;
+    const seed = fromBase64(message.graphSeed);
+    if (!equalBytes(graphCommitment(federationId, round, u, seed), this.keys.get(u)!.graphCommitment!))
+      refuse('bad-reveal', `the graph seed of ${u} does not match its commitment`);
+    this.reveals.set(u, seed);
+  }
+
+  /**
+   * Every site of U1 must have revealed: the graph is drawn from all of their values, so that no party
+   * can pick among graphs by leaving reveals out (the coordinator, after seeing them all, could otherwise
+   * try each subset). One missing reveal aborts the round, which is all anyone can still do.
+   */
+  private closeReveal(): Outbound[] {
+    const missing = [...this.keys.keys()].filter((site) => !this.reveals.has(site)).sort();
+    if (missing.length > 0) refuse('missing-reveal', `no graph seed from ${missing.join(', ')}`);
+    const reveals = [...this.reveals.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([site, seed]) => ({ site, seed }));
+    this.fixGraph(graphSeed(this.session.federationId, this.session.round, reveals));
+    const list: ServerMessage = {
+      type: 'reveals',
+      sessionId: this.sidText,
+      reveals: reveals.map(({ site, seed }) => ({ site, graphSeed: toBase64(seed) })),
+    };
+    this.stageName = 'share-keys';
+    return reveals.map(({ site: to }) => ({ to, message: list }));
   }
 
   // ---- stage 1: ShareKeys ----
@@ -582,6 +641,8 @@ function messageStage(message: ClientMessage): ServerStage {
   switch (message.type) {
     case 'advertise':
       return 'advertise';
+    case 'reveal':
+      return 'reveal';
     case 'share-keys':
       return 'share-keys';
     case 'masked-input':

@@ -17,11 +17,17 @@ import { sodium } from './sodium.js';
 export type DropStage = Exclude<ServerStage, 'done' | 'aborted'>;
 export const DROP_STAGES: readonly DropStage[] = [
   'advertise',
+  'reveal',
   'share-keys',
   'masked-input',
   'consistency',
   'unmask',
 ];
+
+/** The stages a round with these neighbourhoods runs: the graph's commit-reveal only with SecAgg+. */
+export function stagesFor(neighbours: number | undefined): DropStage[] {
+  return DROP_STAGES.filter((stage) => stage !== 'reveal' || neighbours !== undefined);
+}
 
 export interface SiteIdentity {
   siteId: string;
@@ -98,7 +104,7 @@ export interface SimulationResult {
   /** Milliseconds spent inside the coordinator (receive + closeStage, unmasking included). */
   serverMs: number;
   /** The same, per stage (its receives and its close). */
-  serverStageMs: Record<DropStage, number>;
+  serverStageMs: Partial<Record<DropStage, number>>;
   /** CPU milliseconds (with `cpuClock`): per site, and the coordinator's. */
   clientCpuMs: Map<string, number>;
   serverCpuMs: number;
@@ -186,10 +192,9 @@ export async function simulateRound(options: SimulateOptions): Promise<Simulatio
   let serverCpuMs = 0;
   const cpu = options.cpuClock ?? (() => 0);
   const clientCpuMs = new Map(sites.map((s) => [s, 0]));
-  const serverStageMs = Object.fromEntries(DROP_STAGES.map((stage) => [stage, 0])) as Record<
-    DropStage,
-    number
-  >;
+  const serverStageMs = Object.fromEntries(
+    stagesFor(server.params.neighbours).map((stage) => [stage, 0]),
+  ) as Partial<Record<DropStage, number>>;
   const measure = options.measureTraffic ?? true;
 
   // The plain sum over the sites whose masked input the coordinator accepted (= U3), accumulated as
@@ -199,7 +204,7 @@ export async function simulateRound(options: SimulateOptions): Promise<Simulatio
     serverCpuMs += cpu() - cpuStarted;
     const ms = performance.now() - started;
     serverMs += ms;
-    serverStageMs[stage] += ms;
+    serverStageMs[stage] = (serverStageMs[stage] ?? 0) + ms;
   };
   const accepted = (site: string, message: ClientMessage) => {
     if (message.type === 'masked-input') addVectors(expected, inputs.get(site)!);
@@ -281,7 +286,7 @@ export async function simulateRound(options: SimulateOptions): Promise<Simulatio
     options.progress?.('advertise', sites.indexOf(site) + 1, sites.length);
   }
   let result: SecAggResult | undefined;
-  for (let index = 1; ; index++) {
+  for (;;) {
     await flush();
     const closing = server.stage as DropStage;
     const started = performance.now();
@@ -290,12 +295,14 @@ export async function simulateRound(options: SimulateOptions): Promise<Simulatio
     serverCpuMs += cpu() - cpuStarted;
     const ms = performance.now() - started;
     serverMs += ms;
-    serverStageMs[closing] += ms;
+    serverStageMs[closing] = (serverStageMs[closing] ?? 0) + ms;
     if (output.result) {
       result = output.result;
       break;
     }
-    const stage = DROP_STAGES[index]!;
+    // The stage the coordinator now collects is the one whose message the sites send next ('reveal'
+    // only with SecAgg+ neighbourhoods).
+    const stage = server.stage as DropStage;
     const drops = dropsAt(stage);
     let done = 0;
     for (const { to, message } of output.outbound) {
@@ -334,7 +341,7 @@ export interface CoordinatorTiming {
   /** The replayed round's sum equals the simulated round's plain sum, bit for bit. */
   exact: boolean;
   serverMs: number;
-  serverStageMs: Record<DropStage, number>;
+  serverStageMs: Partial<Record<DropStage, number>>;
   serverCpuMs: number;
 }
 
@@ -352,14 +359,14 @@ export async function replayCoordinator(
   if (!sim.received) throw new Error('replayCoordinator needs a simulation run with record: true');
   const server = coordinatorFor(options, sim.identities);
   const cpu = options.cpuClock ?? (() => 0);
-  const serverStageMs = Object.fromEntries(DROP_STAGES.map((stage) => [stage, 0])) as Record<
-    DropStage,
-    number
-  >;
+  const serverStageMs = Object.fromEntries(
+    stagesFor(server.params.neighbours).map((stage) => [stage, 0]),
+  ) as Partial<Record<DropStage, number>>;
   let serverMs = 0;
   let serverCpuMs = 0;
   let result: SecAggResult | undefined;
-  for (const stage of DROP_STAGES) {
+  while (!result) {
+    const stage = server.stage as DropStage;
     const started = performance.now();
     const cpuStarted = cpu();
     for (const { batched, messages } of sim.received.filter((entry) => entry.stage === stage)) {
@@ -377,7 +384,6 @@ export async function replayCoordinator(
     serverMs += ms;
     serverCpuMs += cpu() - cpuStarted;
   }
-  if (!result) throw new Error('the replayed round did not finish');
   return {
     result,
     exact: equalWords(result.sum, sim.expected),

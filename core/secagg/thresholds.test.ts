@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { resolveParams } from './params.js';
+import { checkSiteParams } from './policy.js';
 
 // The probabilities behind README.md "Choosing k" and "30 % dropouts", recomputed: binomial and
 // hypergeometric tails in log space, union bounds over the 500 neighbourhoods of a 500-site federation.
@@ -31,12 +33,12 @@ const hypergeometricBelow = (n: number, alive: number, t: number) => {
   return sum;
 };
 const union = (p: number) => Math.min(1, SITES * p);
-/** The largest corrupt fraction for which no neighbourhood has ≥ c corrupt members (union bound < 1e-6). */
-const tolerated = (n: number, c: number) => {
+/** The largest corrupt fraction for which no neighbourhood has ≥ c corrupt members (union bound < limit). */
+const tolerated = (n: number, c: number, limit = 1e-6) => {
   let [lo, hi] = [0, 1];
   for (let i = 0; i < 50; i++) {
     const mid = (lo + hi) / 2;
-    if (union(atLeast(n, c, mid)) < 1e-6) lo = mid;
+    if (union(atLeast(n, c, mid)) < limit) lo = mid;
     else hi = mid;
   }
   return lo;
@@ -46,6 +48,37 @@ const about = (value: number, expected: number) => {
   expect(value).toBeGreaterThan(expected / 2);
   expect(value).toBeLessThan(expected * 2);
 };
+
+describe("README's table of parameters safe under grinding (commit-reveal graph, forced aborts)", () => {
+  const rows = [
+    { k: 100, t: 68, split: 35, round: 0.118, aborts: 0.092, drop10: 5e-8, policy: true },
+    { k: 100, t: 76, split: 51, round: 0.231, aborts: 0.193, drop10: 2e-3, policy: true },
+    { k: 254, t: 171, split: 87, round: 0.184, aborts: 0.162, drop10: 2e-21, policy: true },
+    { k: 254, t: 191, split: 127, round: 0.318, aborts: 0.289, drop10: 6e-10, policy: true },
+    { k: 254, t: 160, split: 65, round: 0.119, aborts: 0.101, drop10: 4e-29, policy: false },
+    { k: 254, t: 155, split: 55, round: 0.092, aborts: 0.076, drop10: 6e-33, policy: false },
+  ];
+  for (const row of rows) {
+    it(`k = ${row.k}, t_k = ${row.t}`, () => {
+      const n = row.k + 1;
+      expect(2 * row.t - n).toBe(row.split);
+      expect(tolerated(n, row.split)).toBeCloseTo(row.round, 3);
+      // 1,000 forced aborts, each a fresh fair graph: 1e-9 per round keeps the attacker below 1e-6.
+      expect(tolerated(n, row.split, 1e-9)).toBeCloseTo(row.aborts, 3);
+      about(union(below(n, row.t, 0.9)), row.drop10);
+      const params = resolveParams(SITES, {
+        vectorLength: 1,
+        neighbours: row.k,
+        neighbourhoodThreshold: row.t,
+      });
+      expect(checkSiteParams(params)).toHaveLength(row.policy ? 0 : 1);
+    });
+  }
+
+  it('the grinding of issue 12: one session_id-seeded graph at k = 100, 18 % corrupt, has a split-view neighbourhood with probability up to 0.024', () => {
+    about(union(atLeast(101, 35, 0.18)), 0.024);
+  });
+});
 
 describe("README's SecAgg+ parameter table", () => {
   const rows = [

@@ -91,7 +91,14 @@ interface ActiveRound {
   wake: () => void;
 }
 
-const SECAGG_CLIENT_TYPES = new Set(['advertise', 'share-keys', 'masked-input', 'consistency', 'unmask']);
+const SECAGG_CLIENT_TYPES = new Set([
+  'advertise',
+  'reveal',
+  'share-keys',
+  'masked-input',
+  'consistency',
+  'unmask',
+]);
 
 /**
  * Runs a federation's rounds (DESIGN §2): asks the connected sites to join, drives secure aggregation
