@@ -33,7 +33,9 @@ export async function run(args: string[]): Promise<number> {
 
 Whether this site joins federated rounds (off by default: the operator decides), optionally only inside
 a daily time window (local time; it may wrap midnight, e.g. 22:00-06:00), and whether sites the
-coordinator adds are accepted without asking. With no arguments, prints the current settings.`);
+coordinator adds are accepted without asking. With no arguments, prints the current settings.
+Rounds are joined only under the federation configuration you approved and within this site's
+security policy: see 'cohort site federation --help'.`);
     return 0;
   }
   const dataDir = requireOption(command, values['data-dir'], '--data-dir');
