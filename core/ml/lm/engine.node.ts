@@ -9,35 +9,11 @@ import type { LmConfig } from './config.js';
 import {
   buildLmGraph,
   causalTargets,
-  loraShapes,
   MASKED,
   rotaryTables,
-  validateLoraSpec,
   type LmGraphOptions,
-  type LoraSpec,
+  type LoraAdapter,
 } from './model.js';
-
-export interface LoraAdapter {
-  spec: LoraSpec;
-  /** By LoRA tensor name (`<module path>.lora_A` [r, in] / `.lora_B` [out, r]). */
-  tensors: Map<string, Float32Array>;
-}
-
-/** PEFT's initialisation: A ~ kaiming-uniform(a=√5) = U(±1/√in), B = 0 (the adapted model equals the base). */
-export function initLora(cfg: LmConfig, spec: LoraSpec, seed: number): LoraAdapter {
-  validateLoraSpec(cfg, spec);
-  const rng = new Rng(seed);
-  const tensors = new Map<string, Float32Array>();
-  for (const [name, shape] of loraShapes(cfg, spec)) {
-    const data = new Float32Array(shape[0]! * shape[1]!);
-    if (name.endsWith('.lora_A')) {
-      const bound = 1 / Math.sqrt(shape[1]!);
-      for (let i = 0; i < data.length; i++) data[i] = rng.range(-bound, bound);
-    }
-    tensors.set(name, data);
-  }
-  return { spec, tensors };
-}
 
 export interface GenerateOptions {
   maxNewTokens: number;

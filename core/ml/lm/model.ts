@@ -12,6 +12,7 @@
  */
 import { gradients } from '../autodiff.js';
 import { Graph, type Tensor } from '../graph.js';
+import { Rng } from '../rng.js';
 import { layerPrefix, loraModules, moduleDims, expectedWeights, type LmConfig } from './config.js';
 
 export interface LoraSpec {
@@ -30,6 +31,12 @@ export interface LmGraphOptions {
   lora?: LoraSpec;
   /** 'train' adds the masked causal-LM loss and the LoRA gradients as outputs. */
   mode: 'logits' | 'train';
+}
+
+export interface LoraAdapter {
+  spec: LoraSpec;
+  /** By LoRA tensor name (`<module path>.lora_A` [r, in] / `.lora_B` [out, r]). */
+  tensors: Map<string, Float32Array>;
 }
 
 /** LoRA tensor names: the PEFT name without `base_model.model.` and `.weight`. */
@@ -57,6 +64,22 @@ export function validateLoraSpec(cfg: LmConfig, spec: LoraSpec): void {
       `LoRA targets ${bad.join(', ')} are not modules of ${cfg.modelType} (${known.join(', ')})`,
     );
   if (!Number.isInteger(spec.rank) || spec.rank < 1) throw new Error('LoRA rank must be a positive integer');
+}
+
+/** PEFT's initialisation: A ~ kaiming-uniform(a=√5) = U(±1/√in), B = 0 (the adapted model equals the base). */
+export function initLora(cfg: LmConfig, spec: LoraSpec, seed: number): LoraAdapter {
+  validateLoraSpec(cfg, spec);
+  const rng = new Rng(seed);
+  const tensors = new Map<string, Float32Array>();
+  for (const [name, shape] of loraShapes(cfg, spec)) {
+    const data = new Float32Array(shape[0]! * shape[1]!);
+    if (name.endsWith('.lora_A')) {
+      const bound = 1 / Math.sqrt(shape[1]!);
+      for (let i = 0; i < data.length; i++) data[i] = rng.range(-bound, bound);
+    }
+    tensors.set(name, data);
+  }
+  return { spec, tensors };
 }
 
 /** Rotary cos/sin for the given positions, [positions.length, headDim], as HF computes them. */
