@@ -35,7 +35,7 @@ export interface GenerateResult {
 
 interface Entry {
   compiled: CompiledGraph;
-  loraTensors: string[];
+  trainable: string[];
 }
 
 export class LanguageModel {
@@ -62,10 +62,10 @@ export class LanguageModel {
     let entry = this.graphs.get(key);
     if (!entry) {
       entry = (async () => {
-        const { graph, loraTensors } = buildLmGraph(this.config, opts);
+        const { graph, trainable } = buildLmGraph(this.config, opts);
         return {
           compiled: await CompiledGraph.create(graph, { threads: this.options.threads ?? 1 }),
-          loraTensors,
+          trainable,
         };
       })();
       this.graphs.set(key, entry);
@@ -117,20 +117,28 @@ export class LanguageModel {
     return out.logits!;
   }
 
-  /** The masked causal-LM loss (labels -100 ignored, HF's shift) and its gradient for every LoRA tensor. */
+  /**
+   * The masked causal-LM loss (labels -100 ignored, HF's shift) and its gradient for every LoRA tensor,
+   * or, without an adapter, for every base weight (full-parameter training).
+   */
   async lossAndGrads(
     ids: Int32Array,
     labels: Int32Array,
     batch: number,
     seq: number,
-    lora: LoraAdapter,
+    lora?: LoraAdapter,
   ): Promise<{ loss: number; grads: Map<string, Float32Array>; tokens: number }> {
     this.checkIds(ids);
-    const { compiled, loraTensors } = await this.graph({ mode: 'train', batch, seq, lora: lora.spec });
+    const { compiled, trainable } = await this.graph({
+      mode: 'train',
+      batch,
+      seq,
+      ...(lora ? { lora: lora.spec } : {}),
+    });
     const { index, weight, count } = causalTargets(labels, batch, seq, this.config.vocabSize);
     const out = await compiled.run({
       ...this.baseFeeds,
-      ...Object.fromEntries(lora.tensors),
+      ...(lora ? Object.fromEntries(lora.tensors) : {}),
       input_ids: ids,
       ...this.positionFeeds(batch, seq, 0),
       target_index: index,
@@ -138,7 +146,7 @@ export class LanguageModel {
     });
     return {
       loss: out.loss![0]!,
-      grads: new Map(loraTensors.map((n) => [n, out[`grad:${n}`]!])),
+      grads: new Map(trainable.map((n) => [n, out[`grad:${n}`]!])),
       tokens: count,
     };
   }

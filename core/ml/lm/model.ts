@@ -29,7 +29,10 @@ export interface LmGraphOptions {
   /** Key/value cache slots fed as inputs (decode graphs); 0 for a plain causal forward. */
   cache?: number;
   lora?: LoraSpec;
-  /** 'train' adds the masked causal-LM loss and the LoRA gradients as outputs. */
+  /**
+   * 'train' adds the masked causal-LM loss and gradients as outputs: of the LoRA tensors when `lora` is
+   * given, else of every base weight (full-parameter training, used to pretrain the default LM).
+   */
   mode: 'logits' | 'train';
 }
 
@@ -108,8 +111,8 @@ export const MASKED = -1e9;
 
 export interface LmGraph {
   graph: Graph;
-  /** Names of the LoRA tensors, in the order of the `grad:<name>` outputs (train mode). */
-  loraTensors: string[];
+  /** Names of the trained tensors, in the order of the `grad:<name>` outputs (train mode). */
+  trainable: string[];
 }
 
 /**
@@ -246,17 +249,17 @@ export function buildLmGraph(cfg: LmConfig, opts: LmGraphOptions): LmGraph {
   );
   const logits = g.gemm(h, head, null, { transB: true }); // [N, V]
 
-  const loraTensors = [...lora.keys()];
   if (mode === 'logits') {
     g.output(g.reshape(logits, [B, T, V]), 'logits');
     presents.forEach(([k, v], i) => {
       g.output(g.reshape(k, [B, KV, T, hd]), `present_key.${i}`);
       g.output(g.reshape(v, [B, KV, T, hd]), `present_value.${i}`);
     });
-    return { graph: g, loraTensors };
+    return { graph: g, trainable: [] };
   }
   if (L > 0) throw new Error('training graphs have no key/value cache');
-  if (!loraTensors.length) throw new Error('a training graph needs LoRA tensors to train');
+  const trained = opts.lora ? lora : w;
+  const trainable = [...trained.keys()];
   // Masked causal-LM loss: Σ −log p(next token)·weight, picked from the flattened log-probabilities.
   const index = g.input('target_index', 'int32', [N]);
   const tw = g.input('target_weight', 'float32', [N]);
@@ -266,10 +269,10 @@ export function buildLmGraph(cfg: LmConfig, opts: LmGraphOptions): LmGraph {
   const grads = gradients(
     g,
     loss,
-    loraTensors.map((n) => lora.get(n)!),
+    trainable.map((n) => trained.get(n)!),
   );
-  grads.forEach((gr, i) => g.output(gr, `grad:${loraTensors[i]}`));
-  return { graph: g, loraTensors };
+  grads.forEach((gr, i) => g.output(gr, `grad:${trainable[i]}`));
+  return { graph: g, trainable };
 }
 
 function missing(name: string): never {
