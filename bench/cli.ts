@@ -11,6 +11,10 @@ const commands: Record<string, CommandEntry> = {
     summary: 'VQA-RAD import into a fresh site store: wall time, images/s, questions/s, database size',
     load: () => import('./import.js'),
   },
+  'bench lm': {
+    summary: 'language-model LoRA training tokens/s against PyTorch, generation tokens/s, peak RSS',
+    load: () => import('./lm.js'),
+  },
   'bench train': {
     summary: 'training step time, throughput and memory, side by side with PyTorch',
     load: () => import('./train.js'),

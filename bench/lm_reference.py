@@ -268,9 +268,9 @@ def module_shapes(cfg, w):
     return out
 
 
-def random_weights(cfg, gen):
+def random_weights(cfg, gen, dtype=torch.float64):
     def r(*shape, std=0.2):
-        return torch.randn(*shape, generator=gen, dtype=torch.float64) * std
+        return torch.randn(*shape, generator=gen, dtype=dtype) * std
 
     def norm_w(n):
         return 1.0 + r(n, std=0.1)
@@ -399,7 +399,7 @@ def bench(cfg):
     torch.set_num_interop_threads(1)
     gen = torch.Generator().manual_seed(0)
     model_cfg = cfg["config"]
-    w = {k: v.to(torch.float32) for k, v in random_weights(model_cfg, gen).items()}
+    w = random_weights(model_cfg, gen, torch.float32)
     rank, alpha = cfg["rank"], cfg["alpha"]
     lora = {m: ((torch.randn(rank, fi, generator=gen) / math.sqrt(fi)).requires_grad_(),
                 torch.zeros(fo, rank).requires_grad_())

@@ -23,7 +23,7 @@ commands:
   model import                      register a language-model checkpoint (Hugging Face layout) by hash
   train, eval                       train or evaluate an adapter on one dataset (no federation)
   demo                              a coordinator and three sites train together on this machine
-  bench secagg|train|import         benchmarks (printed figures, --json FILE)
+  bench secagg|train|import|lm        benchmarks (printed figures, --json FILE)
 
 Run 'cohort <command> --help' for a command's options.`;
 

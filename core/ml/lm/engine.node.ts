@@ -9,35 +9,11 @@ import type { LmConfig } from './config.js';
 import {
   buildLmGraph,
   causalTargets,
-  loraShapes,
   MASKED,
   rotaryTables,
-  validateLoraSpec,
   type LmGraphOptions,
-  type LoraSpec,
+  type LoraAdapter,
 } from './model.js';
-
-export interface LoraAdapter {
-  spec: LoraSpec;
-  /** By LoRA tensor name (`<module path>.lora_A` [r, in] / `.lora_B` [out, r]). */
-  tensors: Map<string, Float32Array>;
-}
-
-/** PEFT's initialisation: A ~ kaiming-uniform(a=√5) = U(±1/√in), B = 0 (the adapted model equals the base). */
-export function initLora(cfg: LmConfig, spec: LoraSpec, seed: number): LoraAdapter {
-  validateLoraSpec(cfg, spec);
-  const rng = new Rng(seed);
-  const tensors = new Map<string, Float32Array>();
-  for (const [name, shape] of loraShapes(cfg, spec)) {
-    const data = new Float32Array(shape[0]! * shape[1]!);
-    if (name.endsWith('.lora_A')) {
-      const bound = 1 / Math.sqrt(shape[1]!);
-      for (let i = 0; i < data.length; i++) data[i] = rng.range(-bound, bound);
-    }
-    tensors.set(name, data);
-  }
-  return { spec, tensors };
-}
 
 export interface GenerateOptions {
   maxNewTokens: number;
@@ -59,7 +35,7 @@ export interface GenerateResult {
 
 interface Entry {
   compiled: CompiledGraph;
-  loraTensors: string[];
+  trainable: string[];
 }
 
 export class LanguageModel {
@@ -86,10 +62,10 @@ export class LanguageModel {
     let entry = this.graphs.get(key);
     if (!entry) {
       entry = (async () => {
-        const { graph, loraTensors } = buildLmGraph(this.config, opts);
+        const { graph, trainable } = buildLmGraph(this.config, opts);
         return {
           compiled: await CompiledGraph.create(graph, { threads: this.options.threads ?? 1 }),
-          loraTensors,
+          trainable,
         };
       })();
       this.graphs.set(key, entry);
@@ -141,20 +117,28 @@ export class LanguageModel {
     return out.logits!;
   }
 
-  /** The masked causal-LM loss (labels -100 ignored, HF's shift) and its gradient for every LoRA tensor. */
+  /**
+   * The masked causal-LM loss (labels -100 ignored, HF's shift) and its gradient for every LoRA tensor,
+   * or, without an adapter, for every base weight (full-parameter training).
+   */
   async lossAndGrads(
     ids: Int32Array,
     labels: Int32Array,
     batch: number,
     seq: number,
-    lora: LoraAdapter,
+    lora?: LoraAdapter,
   ): Promise<{ loss: number; grads: Map<string, Float32Array>; tokens: number }> {
     this.checkIds(ids);
-    const { compiled, loraTensors } = await this.graph({ mode: 'train', batch, seq, lora: lora.spec });
+    const { compiled, trainable } = await this.graph({
+      mode: 'train',
+      batch,
+      seq,
+      ...(lora ? { lora: lora.spec } : {}),
+    });
     const { index, weight, count } = causalTargets(labels, batch, seq, this.config.vocabSize);
     const out = await compiled.run({
       ...this.baseFeeds,
-      ...Object.fromEntries(lora.tensors),
+      ...(lora ? Object.fromEntries(lora.tensors) : {}),
       input_ids: ids,
       ...this.positionFeeds(batch, seq, 0),
       target_index: index,
@@ -162,7 +146,7 @@ export class LanguageModel {
     });
     return {
       loss: out.loss![0]!,
-      grads: new Map(loraTensors.map((n) => [n, out[`grad:${n}`]!])),
+      grads: new Map(trainable.map((n) => [n, out[`grad:${n}`]!])),
       tokens: count,
     };
   }

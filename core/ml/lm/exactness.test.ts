@@ -5,7 +5,8 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint } from './checkpoint.node.js';
-import { LanguageModel, type LoraAdapter } from './engine.node.js';
+import { LanguageModel } from './engine.node.js';
+import type { LoraAdapter } from './model.js';
 import { loraModules } from './config.js';
 import { FIXTURES, readReference } from './testing.node.js';
 

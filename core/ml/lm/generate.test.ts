@@ -2,7 +2,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Rng } from '../rng.js';
 import { loadCheckpoint } from './checkpoint.node.js';
 import { loraModules } from './config.js';
-import { initLora, LanguageModel, pickToken, type LoraAdapter } from './engine.node.js';
+import { LanguageModel, pickToken } from './engine.node.js';
+import { initLora, type LoraAdapter } from './model.js';
 import { FIXTURES } from './testing.node.js';
 
 const models: LanguageModel[] = [];

@@ -12,6 +12,7 @@
  */
 import { gradients } from '../autodiff.js';
 import { Graph, type Tensor } from '../graph.js';
+import { Rng } from '../rng.js';
 import { layerPrefix, loraModules, moduleDims, expectedWeights, type LmConfig } from './config.js';
 
 export interface LoraSpec {
@@ -28,8 +29,17 @@ export interface LmGraphOptions {
   /** Key/value cache slots fed as inputs (decode graphs); 0 for a plain causal forward. */
   cache?: number;
   lora?: LoraSpec;
-  /** 'train' adds the masked causal-LM loss and the LoRA gradients as outputs. */
+  /**
+   * 'train' adds the masked causal-LM loss and gradients as outputs: of the LoRA tensors when `lora` is
+   * given, else of every base weight (full-parameter training, used to pretrain the default LM).
+   */
   mode: 'logits' | 'train';
+}
+
+export interface LoraAdapter {
+  spec: LoraSpec;
+  /** By LoRA tensor name (`<module path>.lora_A` [r, in] / `.lora_B` [out, r]). */
+  tensors: Map<string, Float32Array>;
 }
 
 /** LoRA tensor names: the PEFT name without `base_model.model.` and `.weight`. */
@@ -59,6 +69,22 @@ export function validateLoraSpec(cfg: LmConfig, spec: LoraSpec): void {
   if (!Number.isInteger(spec.rank) || spec.rank < 1) throw new Error('LoRA rank must be a positive integer');
 }
 
+/** PEFT's initialisation: A ~ kaiming-uniform(a=√5) = U(±1/√in), B = 0 (the adapted model equals the base). */
+export function initLora(cfg: LmConfig, spec: LoraSpec, seed: number): LoraAdapter {
+  validateLoraSpec(cfg, spec);
+  const rng = new Rng(seed);
+  const tensors = new Map<string, Float32Array>();
+  for (const [name, shape] of loraShapes(cfg, spec)) {
+    const data = new Float32Array(shape[0]! * shape[1]!);
+    if (name.endsWith('.lora_A')) {
+      const bound = 1 / Math.sqrt(shape[1]!);
+      for (let i = 0; i < data.length; i++) data[i] = rng.range(-bound, bound);
+    }
+    tensors.set(name, data);
+  }
+  return { spec, tensors };
+}
+
 /** Rotary cos/sin for the given positions, [positions.length, headDim], as HF computes them. */
 export function rotaryTables(
   cfg: LmConfig,
@@ -85,8 +111,8 @@ export const MASKED = -1e9;
 
 export interface LmGraph {
   graph: Graph;
-  /** Names of the LoRA tensors, in the order of the `grad:<name>` outputs (train mode). */
-  loraTensors: string[];
+  /** Names of the trained tensors, in the order of the `grad:<name>` outputs (train mode). */
+  trainable: string[];
 }
 
 /**
@@ -223,17 +249,17 @@ export function buildLmGraph(cfg: LmConfig, opts: LmGraphOptions): LmGraph {
   );
   const logits = g.gemm(h, head, null, { transB: true }); // [N, V]
 
-  const loraTensors = [...lora.keys()];
   if (mode === 'logits') {
     g.output(g.reshape(logits, [B, T, V]), 'logits');
     presents.forEach(([k, v], i) => {
       g.output(g.reshape(k, [B, KV, T, hd]), `present_key.${i}`);
       g.output(g.reshape(v, [B, KV, T, hd]), `present_value.${i}`);
     });
-    return { graph: g, loraTensors };
+    return { graph: g, trainable: [] };
   }
   if (L > 0) throw new Error('training graphs have no key/value cache');
-  if (!loraTensors.length) throw new Error('a training graph needs LoRA tensors to train');
+  const trained = opts.lora ? lora : w;
+  const trainable = [...trained.keys()];
   // Masked causal-LM loss: Σ −log p(next token)·weight, picked from the flattened log-probabilities.
   const index = g.input('target_index', 'int32', [N]);
   const tw = g.input('target_weight', 'float32', [N]);
@@ -243,10 +269,10 @@ export function buildLmGraph(cfg: LmConfig, opts: LmGraphOptions): LmGraph {
   const grads = gradients(
     g,
     loss,
-    loraTensors.map((n) => lora.get(n)!),
+    trainable.map((n) => trained.get(n)!),
   );
-  grads.forEach((gr, i) => g.output(gr, `grad:${loraTensors[i]}`));
-  return { graph: g, loraTensors };
+  grads.forEach((gr, i) => g.output(gr, `grad:${trainable[i]}`));
+  return { graph: g, trainable };
 }
 
 function missing(name: string): never {
