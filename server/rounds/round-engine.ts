@@ -37,6 +37,7 @@ import {
   type MaskEngine,
   type ServerStage,
 } from '../../core/secagg/index.js';
+import { CONTROL_FRAME_BYTES, MAX_WS_MESSAGE_BYTES } from '../../core/protocol/session.js';
 import type { Remote } from '../../core/util/worker-rpc.node.js';
 import type { SiteSessions } from '../http/site-sessions.js';
 import type { CoordinatorStore, VersionRow } from '../store/coordinator-store.js';
@@ -212,6 +213,7 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
     ): Promise<RoundOutcome> => {
       timings.totalMs = Date.now() - started;
       this.active = undefined;
+      this.allowVectors(candidates, false);
       const result: RoundOutcome = { federationId, round, participants: candidates, timings, ...outcome };
       const frame = encodeFrame({
         type: 'round-result',
@@ -260,6 +262,9 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
         joinBy: new Date(joinBy).toISOString(),
         trainBy: new Date(trainBy).toISOString(),
       });
+      // Without secure aggregation a site sends its update as soon as it has trained, which may be before
+      // joining closes; with it, only after the share-keys stage closed (see driveSecAgg).
+      if (!config.secure.enabled) this.allowVectors(candidates, true);
       for (const site of candidates) this.sessions.send(site, open);
 
       this.emit('event', { type: 'round-stage', federationId, round, stage: 'join', waitingFor: candidates });
@@ -445,6 +450,9 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
         throw error;
       }
       timings.stagesMs[stage] = Date.now() - stageStart;
+      // The stage's outbound messages open the next one: a site may send its masked vector as soon as its
+      // share bundle arrives, so the limit is raised before they go out, and lowered after.
+      this.allowVectors(active.participants, server.stage === 'masked-input');
       for (const { to, message } of output.outbound) this.sessions.send(to, encodeFrame(message));
       if (output.result) return { sum: output.result.sum, included: [...output.result.included].sort() };
     }
@@ -476,15 +484,15 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
     try {
       frame = decodeFrame(bytes);
     } catch {
-      return void this.auditRejected(siteId, 'undecodable frame');
+      return void this.reject(siteId, 'undecodable frame');
     }
     if (!active || !active.participants.has(siteId))
-      return void this.auditRejected(siteId, `${frame.type} outside a round it takes part in`);
+      return void this.reject(siteId, `${frame.type} outside a round it takes part in`);
     if (
       frame.federationId !== undefined &&
       (frame.federationId !== active.federationId || frame.round !== active.round)
     ) {
-      return void this.auditRejected(siteId, `${frame.type} for another round`);
+      return void this.reject(siteId, `${frame.type} for another round`);
     }
     try {
       if (SECAGG_CLIENT_TYPES.has(frame.type)) {
@@ -520,7 +528,7 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
         throw new Error(`unknown frame type ${frame.type}`);
       }
     } catch (error) {
-      this.auditRejected(siteId, (error as Error).message);
+      this.reject(siteId, (error as Error).message);
     }
     active.wake();
   }
@@ -553,7 +561,7 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
           errors = batch.map(() => error as Error);
         }
         errors.forEach((error, i) => {
-          if (error) this.auditRejected(batch[i]!.from, error.message);
+          if (error) this.reject(batch[i]!.from, error.message);
         });
       }
     } finally {
@@ -562,8 +570,15 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
     }
   }
 
-  private auditRejected(siteId: string, reason: string): void {
-    this.store.audit('round-message-rejected', siteId, { reason }).catch(() => undefined);
+  /** A refused message counts against the site's allowance; its audit is summarised (SiteSessions). */
+  private reject(siteId: string, reason: string): void {
+    this.sessions.reject(siteId, reason);
+  }
+
+  /** Lets the sites send vector-sized frames (only while a stage that carries their vector is open). */
+  private allowVectors(sites: Iterable<string>, allow: boolean): void {
+    for (const site of sites)
+      this.sessions.setFrameLimit(site, allow ? MAX_WS_MESSAGE_BYTES : CONTROL_FRAME_BYTES);
   }
 
   private async describeVersion(
