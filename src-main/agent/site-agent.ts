@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
@@ -18,7 +19,7 @@ import {
   type RosterEntry,
 } from '../federation/coordinator-connection.js';
 import { openSiteStoreWorker, type RemoteSiteStore } from '../store/open-store.js';
-import { acquireAgentLock } from './agent-lock.js';
+import { acquireDataDirLock } from '../../core/util/data-dir-lock.node.js';
 import { EnrollmentError, enrollWithLink, loadOrCreateIdentity } from './enrollment.js';
 import {
   ENROLLMENT_SETTING,
@@ -75,7 +76,10 @@ export class SiteAgent extends EventEmitter<{ event: [SiteEvent] }> {
 
   static async open(options: SiteAgentOptions): Promise<SiteAgent> {
     const paths = ensureSiteDataDir(options.dataDir);
-    const releaseLock = acquireAgentLock(paths.dataDir);
+    const releaseLock = acquireDataDirLock(
+      join(paths.dataDir, 'agent.lock'),
+      (pid) => `another site agent is already running for ${paths.dataDir} (pid ${pid})`,
+    );
     let store: RemoteSiteStore | undefined;
     let agent: SiteAgent;
     let interrupted: number;
