@@ -139,10 +139,14 @@ export interface HandDrivenSite {
   identity: IdentityKeyPair;
 }
 
-/** Enrolls a fresh identity with an invitation link, as the site agent would. */
-export async function enrollByHand(link: string, pin: CertificatePin): Promise<HandDrivenSite> {
+/** Enrolls an identity (a fresh one by default) with an invitation link, as the site agent would. */
+export async function enrollByHand(
+  link: string,
+  pin: CertificatePin,
+  identity?: IdentityKeyPair,
+): Promise<HandDrivenSite> {
   const parsed = parseEnrollmentLink(link);
-  const identity = await generateIdentity();
+  identity ??= await generateIdentity();
   const publicKey = toBase64(identity.publicKey);
   const response = await requestJson(`${parsed.coordinatorUrl}/v1/enroll`, {
     pin,

@@ -25,7 +25,13 @@ import {
   siteMessageSchema,
   type CoordinatorMessage,
 } from '../../core/protocol/session.js';
-import type { AdminInvitation, AdminStatus } from '../../core/protocol/admin.js';
+import {
+  siteNameSchema,
+  type AdminInvitation,
+  type AdminInvitationCancellation,
+  type AdminRevocation,
+  type AdminStatus,
+} from '../../core/protocol/admin.js';
 import { builtUiDir } from '../../core/util/package-root.node.js';
 import type { Remote } from '../../core/util/worker-rpc.node.js';
 import type { CoordinatorConfig } from '../data-dir.js';
@@ -66,8 +72,14 @@ const invitationRefusals = {
     'this invitation is not valid: the coordinator knows no such token (check the link, or ask the coordinator for a new invitation)',
   ],
   used: [403, 'token_used', 'this invitation has already been used; ask the coordinator for a new one'],
+  cancelled: [403, 'token_cancelled', 'this invitation was cancelled; ask the coordinator for a new one'],
   expired: [403, 'token_expired', 'this invitation has expired; ask the coordinator for a new one'],
   'key-in-use': [409, 'key_in_use', 'this site identity key is already enrolled'],
+  'key-revoked': [
+    403,
+    'key_revoked',
+    'this site identity key belongs to a revoked site and cannot enroll again (a new site needs a new identity)',
+  ],
   'name-in-use': [409, 'name_in_use', 'a site with this name is already enrolled'],
 } as const;
 
@@ -239,7 +251,7 @@ export async function buildCoordinatorApp(
   });
 
   const invitationRequestSchema = z.object({
-    siteName: z.string().trim().min(1).max(100),
+    siteName: siteNameSchema,
     expiresInHours: z
       .number()
       .positive()
@@ -285,6 +297,37 @@ export async function buildCoordinatorApp(
     if (pendingTotal >= limits.pendingGlobal || (pending.get(address) ?? 0) >= limits.pendingPerAddress)
       throw refuse(503, 'busy', 'too many connections are authenticating; try again shortly');
   };
+
+  app.post(
+    '/v1/admin/invitations/cancel',
+    { preHandler: requireAdmin },
+    async (request): Promise<AdminInvitationCancellation> => {
+      const parsed = z.object({ siteName: siteNameSchema }).safeParse(request.body);
+      if (!parsed.success)
+        throw new HttpError(400, 'bad_request', `malformed request: ${parsed.error.issues[0]?.message}`);
+      const { siteName } = parsed.data;
+      const cancelled = await store.cancelInvitations(siteName, new Date().toISOString());
+      if (cancelled === 0)
+        throw new HttpError(404, 'not_found', `no open invitation for a site named '${siteName}'`);
+      return { siteName, cancelled };
+    },
+  );
+
+  app.post<{ Params: { id: string } }>(
+    '/v1/admin/sites/:id/revoke',
+    { preHandler: requireAdmin },
+    async (request): Promise<AdminRevocation> => {
+      const siteId = request.params.id;
+      const result = await store.revokeSite(siteId, new Date().toISOString());
+      if (!result.ok) {
+        if (result.reason === 'unknown') throw new HttpError(404, 'not_found', `no site '${siteId}'`);
+        throw new HttpError(409, 'already_revoked', `site '${siteId}' is already revoked`);
+      }
+      sessions.close(siteId, CLOSE_CODES.unknownSite, 'this site was revoked by the coordinator');
+      void announceRoster();
+      return { siteId, name: result.site.name, revokedAt: result.site.revokedAt! };
+    },
+  );
 
   app.get('/v1/ws', { websocket: true, preValidation: admitConnection }, (socket, request) => {
     void handleSiteSocket(socket, request.ip);

@@ -90,6 +90,8 @@ interface ActiveRound {
   secaggDraining: Promise<void> | undefined;
   /** Wakes the waiting stage loop when something relevant arrived. */
   wake: () => void;
+  /** Set when the operator cancels the round: why (the stage being waited on ends, and the round aborts). */
+  cancelled: string | undefined;
 }
 
 const SECAGG_CLIENT_TYPES = new Set(['advertise', 'share-keys', 'masked-input', 'consistency', 'unmask']);
@@ -126,6 +128,18 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
    */
   stop(reason: string): void {
     this.stopReason = reason;
+  }
+
+  /**
+   * Aborts the running round with `reason` at its next wait (the stage being waited on ends at once).
+   * Returns the round, or undefined when none runs.
+   */
+  cancel(reason: string): { federationId: string; round: number } | undefined {
+    const active = this.active;
+    if (!active) return undefined;
+    active.cancelled ??= reason;
+    active.wake();
+    return { federationId: active.federationId, round: active.round };
   }
 
   /** Creates a federation with its version 0 (the freshly initialised shared adapter tensors). */
@@ -201,6 +215,7 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
       secaggQueue: [],
       secaggDraining: undefined,
       wake: () => undefined,
+      cancelled: undefined,
     };
     this.active = active;
     this.emit('event', { type: 'round-started', federationId, round, participants: candidates });
@@ -273,6 +288,7 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
         () => candidates.every((s) => active.joins.has(s) || !this.reachable(active, s)),
         joinBy,
       );
+      if (active.cancelled) return await abort(active.cancelled);
       timings.joinMs = Date.now() - started;
       const joined = candidates.filter(
         (s) => active.joins.get(s)?.accept === true && this.reachable(active, s),
@@ -339,6 +355,7 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
           () => joined.every((s) => active.plainUpdates.has(s) || !this.reachable(active, s)),
           trainBy,
         );
+        if (active.cancelled) return await abort(active.cancelled);
         timings.stagesMs['plain-update'] = Date.now() - stageStart;
         included = joined.filter((s) => active.plainUpdates.has(s));
         dropped = joined.filter((s) => !active.plainUpdates.has(s));
@@ -441,6 +458,7 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
         waitingFor: server.pending(),
       });
       await this.waitFor(active, () => server.pending().every((s) => !this.reachable(active, s)), deadline);
+      if (active.cancelled) return active.cancelled;
       await active.secaggDraining; // messages that arrived before the stage closed count
       let output;
       try {
@@ -472,7 +490,7 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
       };
       const timer = setTimeout(finish, Math.max(0, deadline - Date.now()));
       active.wake = () => {
-        if (done()) finish();
+        if (active.cancelled || done()) finish();
       };
       active.wake();
     });
