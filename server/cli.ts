@@ -15,6 +15,10 @@ const commands: Record<string, CommandEntry> = {
     summary: 'show enrolled and connected sites',
     load: () => import('./commands/status.js'),
   },
+  'server site': {
+    summary: 'revoke a site (revoke)',
+    load: () => import('./commands/site.js'),
+  },
   'server federation': {
     summary: 'create or list federations (create|list)',
     load: () => import('./commands/federation.js'),

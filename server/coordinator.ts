@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { readIdentityKeyFile } from '../core/crypto/key-file.node.js';
 import { CLOSE_CODES } from '../core/protocol/session.js';
 import { CliError } from '../core/cli/errors.js';
+import { DataDirLockedError, acquireDataDirLock } from '../core/util/data-dir-lock.node.js';
 import {
   loadCoordinatorConfig,
   removeListeningFile,
@@ -10,7 +11,9 @@ import {
   type CoordinatorConfig,
 } from './data-dir.js';
 import { buildCoordinatorApp } from './http/coordinator-app.js';
+import { defaultListenHost } from './listen-address.js';
 import type { SiteSessions } from './http/site-sessions.js';
+import type { CoordinatorLimits } from './http/limits.js';
 import { openCoordinatorStoreWorker } from './store/open-store.js';
 import { RoundEngine, type RoundEvent } from './rounds/round-engine.js';
 import { defaultFederationConfig, initialSharedVector } from './federations.js';
@@ -36,13 +39,31 @@ export interface RunningCoordinator {
 export async function startCoordinator(options: {
   dataDir: string;
   port: number;
+  /** Where to listen; by default where the public URL points (`defaultListenHost`). */
   host?: string;
   heartbeatMs?: number;
   baseModelDir?: string;
+  limits?: Partial<CoordinatorLimits>;
 }): Promise<RunningCoordinator> {
   const { paths, config } = loadCoordinatorConfig(options.dataDir);
   const identity = readIdentityKeyFile(paths.identityKey);
-  const store = await openCoordinatorStoreWorker(paths.database);
+  let releaseLock: () => void;
+  try {
+    releaseLock = acquireDataDirLock(
+      paths.lock,
+      (pid) => `another coordinator is already running on ${options.dataDir} (pid ${pid}); stop it first`,
+    );
+  } catch (error) {
+    if (error instanceof DataDirLockedError) throw new CliError(error.message);
+    throw error;
+  }
+  let store;
+  try {
+    store = await openCoordinatorStoreWorker(paths.database);
+  } catch (error) {
+    releaseLock();
+    throw error;
+  }
   const interrupted = await store.remote.abortInterruptedRounds(new Date().toISOString());
   for (const { federationId, round } of interrupted) {
     console.error(
@@ -59,6 +80,7 @@ export async function startCoordinator(options: {
     tls: { key: readFileSync(paths.tlsKey, 'utf8'), cert: readFileSync(paths.tlsCertificate, 'utf8') },
     adminToken: readFileSync(paths.adminToken, 'utf8'),
     ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
+    ...(options.limits ? { limits: options.limits } : {}),
     rounds: (siteSessions) => new RoundEngine(store.remote, siteSessions, identity, maskEngine),
     createFederation: async ({ name, answers, overrides }) => {
       const model = await loadBase();
@@ -66,18 +88,24 @@ export async function startCoordinator(options: {
       return { config, initialShared: initialSharedVector(model, config) };
     },
   });
-  const host = options.host ?? '127.0.0.1';
+  const host = options.host ?? (await defaultListenHost(config.publicUrl)).host;
   try {
     await app.listen({ port: options.port, host });
   } catch (error) {
     await store.close();
+    releaseLock();
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE')
       throw new CliError(`port ${options.port} on ${host} is already in use (choose another with --port)`);
     if (code === 'EACCES')
       throw new CliError(`not allowed to listen on port ${options.port} (ports below 1024 need privileges)`);
     if (code === 'EADDRNOTAVAIL')
-      throw new CliError(`cannot listen on ${host}: no such address on this machine`);
+      throw new CliError(
+        `cannot listen on ${host}: no such address on this machine` +
+          (options.host
+            ? ''
+            : ` (it is the public URL's; choose another with --host, 0.0.0.0 for every address)`),
+      );
     throw error;
   }
   const address = app.server.address();
@@ -106,6 +134,7 @@ export async function startCoordinator(options: {
       await app.close();
       await maskEngine.close();
       await store.close();
+      releaseLock();
     },
   };
 }

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import { z } from 'zod';
 import { CliError } from '../core/cli/errors.js';
+import { isAlive } from '../core/util/data-dir-lock.node.js';
 
 /** Where a coordinator keeps its state. Secrets (identity key, TLS key, admin token) are mode 0600. */
 export function coordinatorPaths(dataDir: string) {
@@ -15,6 +16,8 @@ export function coordinatorPaths(dataDir: string) {
     adminToken: join(dataDir, 'admin.token'),
     /** Where the running coordinator listens, for the admin commands: written at start, removed at stop. */
     listening: join(dataDir, 'listening.json'),
+    /** Held by the coordinator serving this directory (its pid): one coordinator per store. */
+    lock: join(dataDir, 'coordinator.lock'),
   };
 }
 export type CoordinatorPaths = ReturnType<typeof coordinatorPaths>;
@@ -60,8 +63,18 @@ export function writeListeningFile(paths: CoordinatorPaths, url: string): void {
   writeFileSync(paths.listening, `${JSON.stringify({ url, pid: process.pid })}\n`);
 }
 
+/** Removes the listening file if this process wrote it (never another coordinator's). */
 export function removeListeningFile(paths: CoordinatorPaths): void {
-  rmSync(paths.listening, { force: true });
+  if (readListening(paths)?.pid === process.pid) rmSync(paths.listening, { force: true });
+}
+
+function readListening(paths: CoordinatorPaths): z.infer<typeof listeningSchema> | undefined {
+  try {
+    const parsed = listeningSchema.safeParse(JSON.parse(readFileSync(paths.listening, 'utf8')));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -69,18 +82,6 @@ export function removeListeningFile(paths: CoordinatorPaths): void {
  * killed coordinator names a process that is gone, and is ignored.
  */
 export function readListeningUrl(paths: CoordinatorPaths): string | undefined {
-  let parsed;
-  try {
-    parsed = listeningSchema.safeParse(JSON.parse(readFileSync(paths.listening, 'utf8')));
-  } catch {
-    return undefined;
-  }
-  if (!parsed.success) return undefined;
-  try {
-    process.kill(parsed.data.pid, 0);
-  } catch (error) {
-    // EPERM: the process exists but belongs to another user.
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
-  }
-  return parsed.data.url;
+  const listening = readListening(paths);
+  return listening && isAlive(listening.pid) ? listening.url : undefined;
 }

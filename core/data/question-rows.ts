@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { AnswerType, ItemError } from './types.js';
+import { questionProblem, type AnswerType, type ItemError } from './types.js';
 
 /** A question as the dataset parsers return it: trimmed, typed, with the dataset's own id. */
 export interface DatasetQuestion {
@@ -62,7 +62,8 @@ export function parseQuestionRows<Row>(
     const item = row.qid === undefined ? id : `qid ${id}`;
     const type = row.answerType.trim().toUpperCase();
     if (seen.has(id)) return void errors.push({ item, message: 'duplicate question id' });
-    if (row.question.trim() === '') return void errors.push({ item, message: 'empty question' });
+    const problem = questionProblem(row.question.trim());
+    if (problem) return void errors.push({ item, message: problem });
     if (row.answer.trim() === '') return void errors.push({ item, message: 'empty answer' });
     if (type !== 'CLOSED' && type !== 'OPEN') {
       return void errors.push({

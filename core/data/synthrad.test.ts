@@ -65,3 +65,13 @@ describe('SynthRad-VQA', () => {
     expect(new Set(abnormal.map((r) => r.answer)).size).toBeGreaterThan(3);
   });
 });
+
+describe('SynthRad presets', () => {
+  it("refuses names that are Object's own members, not only unknown ones", () => {
+    for (const preset of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'no-such-preset'])
+      expect(() => generateSynthRad({ preset, n: 1, seed: 1 }), preset).toThrow(
+        new RegExp(`^unknown SynthRad preset '${preset}' \\(known: general, `),
+      );
+    expect(Object.keys(SYNTHRAD_PRESETS)).toContain('general');
+  });
+});

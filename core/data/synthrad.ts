@@ -75,39 +75,48 @@ const BASE_KNOBS: SynthKnobs = {
   validationFraction: 0.2,
 };
 
-/** Named presets, each a plausible kind of hospital. `pretrain` is the broad mix the base model learns from. */
-export const SYNTHRAD_PRESETS: Record<string, { description: string; knobs: Partial<SynthKnobs> }> = {
-  general: { description: 'general hospital: every organ and modality, nominal image quality', knobs: {} },
-  'chest-clinic': {
-    description: 'chest clinic: mostly chest x-rays, many positive findings',
-    knobs: { organMix: { chest: 8, head: 1, abdomen: 1 }, ctShare: 0.2, prevalence: 0.7, noise: 0.04 },
-  },
-  'neuro-center': {
-    description: 'neurology centre: mostly head MRI/CT, high contrast',
-    knobs: { organMix: { chest: 1, head: 8, abdomen: 1 }, mriShare: 0.7, contrast: 1.3, prevalence: 0.5 },
-  },
-  'abdominal-imaging': {
-    description: 'abdominal imaging unit: mostly abdominal CT, more open questions',
-    knobs: { organMix: { chest: 1, head: 1, abdomen: 8 }, ctShare: 0.85, closedShare: 0.45, noise: 0.025 },
-  },
-  'rural-xray': {
-    description: 'rural hospital: older x-ray equipment (low contrast, noisy, blurred), few findings',
-    knobs: {
-      organMix: { chest: 6, head: 1, abdomen: 3 },
-      ctShare: 0.1,
-      mriShare: 0.2,
-      contrast: 0.6,
-      noise: 0.08,
-      blur: 1.5,
-      prevalence: 0.35,
-      closedShare: 0.75,
+type SynthPreset = { description: string; knobs: Partial<SynthKnobs> };
+
+/**
+ * Named presets, each a plausible kind of hospital. `pretrain` is the broad mix the base model learns from.
+ * Without a prototype, so a name from the command line or the site API such as `__proto__` or
+ * `constructor` finds nothing rather than Object's own members.
+ */
+export const SYNTHRAD_PRESETS: Record<string, SynthPreset> = Object.assign(
+  Object.create(null) as Record<string, SynthPreset>,
+  {
+    general: { description: 'general hospital: every organ and modality, nominal image quality', knobs: {} },
+    'chest-clinic': {
+      description: 'chest clinic: mostly chest x-rays, many positive findings',
+      knobs: { organMix: { chest: 8, head: 1, abdomen: 1 }, ctShare: 0.2, prevalence: 0.7, noise: 0.04 },
+    },
+    'neuro-center': {
+      description: 'neurology centre: mostly head MRI/CT, high contrast',
+      knobs: { organMix: { chest: 1, head: 8, abdomen: 1 }, mriShare: 0.7, contrast: 1.3, prevalence: 0.5 },
+    },
+    'abdominal-imaging': {
+      description: 'abdominal imaging unit: mostly abdominal CT, more open questions',
+      knobs: { organMix: { chest: 1, head: 1, abdomen: 8 }, ctShare: 0.85, closedShare: 0.45, noise: 0.025 },
+    },
+    'rural-xray': {
+      description: 'rural hospital: older x-ray equipment (low contrast, noisy, blurred), few findings',
+      knobs: {
+        organMix: { chest: 6, head: 1, abdomen: 3 },
+        ctShare: 0.1,
+        mriShare: 0.2,
+        contrast: 0.6,
+        noise: 0.08,
+        blur: 1.5,
+        prevalence: 0.35,
+        closedShare: 0.75,
+      },
+    },
+    pretrain: {
+      description: 'base-model pretraining corpus: all organs, wide quality variation',
+      knobs: { contrastJitter: 0.35, noise: 0.05, blur: 0.6, prevalence: 0.6, closedShare: 0.55 },
     },
   },
-  pretrain: {
-    description: 'base-model pretraining corpus: all organs, wide quality variation',
-    knobs: { contrastJitter: 0.35, noise: 0.05, blur: 0.6, prevalence: 0.6, closedShare: 0.55 },
-  },
-};
+);
 
 const FINDINGS_BY_ORGAN: Record<Organ, FindingType[]> = {
   chest: ['nodule', 'opacity', 'effusion', 'fracture', 'cardiomegaly'],

@@ -1,7 +1,6 @@
 import { parse as parseCsv, CsvError } from 'csv-parse/sync';
 import { DataInputError } from './text.js';
-import type { AnswerType, Split } from './types.js';
-import type { ItemError } from './types.js';
+import { questionProblem, type AnswerType, type ItemError, type Split } from './types.js';
 
 /**
  * Question tables in CSV or JSON Lines: one row per question, with a column naming the image file (or, for
@@ -66,6 +65,12 @@ export function parseCsvTable(text: string, label: string): Table {
       bom: true,
     }) as never;
   } catch (error) {
+    // csv-parse reports an unclosed quote where parsing ended, which can be past the last line; the
+    // line to fix is the one where the quote opened.
+    if (error instanceof CsvError && error.code === 'CSV_QUOTE_NOT_CLOSED')
+      throw new DataInputError(
+        `${label} is not well-formed CSV (Quote Not Closed: the quoted field opened on line ${unclosedQuoteLine(text)} is never closed)`,
+      );
     const reason = error instanceof CsvError ? error.message : String(error);
     throw new DataInputError(`${label} is not well-formed CSV (${reason})`);
   }
@@ -85,6 +90,28 @@ export function parseCsvTable(text: string, label: string): Table {
     rows.push({ item, values: Object.fromEntries(columns.map((c, i) => [c, record[i] ?? ''])) });
   }
   return { columns, rows, errors };
+}
+
+/** The line (from 1) where the quoted field still open at the end of `text` began. */
+function unclosedQuoteLine(text: string): number {
+  let line = 1;
+  let openedOn = 1;
+  let quoted = false;
+  let fieldStart = true;
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i];
+    if (char === '\n') line++;
+    if (quoted) {
+      if (char !== '"') continue;
+      if (text[i + 1] === '"') i++;
+      else quoted = false;
+    } else if (char === '"' && fieldStart) {
+      quoted = true;
+      openedOn = line;
+    }
+    fieldStart = !quoted && (char === ',' || char === '\n' || char === '\r');
+  }
+  return openedOn;
 }
 
 /** Parses JSON Lines: one JSON object per line. A bad line is a per-item error, not a failed file. */
@@ -204,8 +231,9 @@ export function tableQuestions(
       fail('empty image reference');
       continue;
     }
-    if (question === '') {
-      fail('empty question');
+    const problem = questionProblem(question);
+    if (problem) {
+      fail(problem);
       continue;
     }
     if (answer === '') {

@@ -46,6 +46,20 @@ export interface VqaDataset {
  */
 export const STORED_IMAGE_SIZE = 128;
 
+/**
+ * The longest question a site keeps, in characters: far beyond any question about one image (VQA-RAD's
+ * longest is under 200). A longer one is a malformed row, and would be stored, tokenised and shown whole.
+ */
+export const MAX_QUESTION_CHARS = 2_000;
+
+/** Why a (trimmed) question cannot be imported, or undefined when it can. */
+export function questionProblem(question: string): string | undefined {
+  if (question === '') return 'empty question';
+  if (question.length > MAX_QUESTION_CHARS)
+    return `question is ${question.length} characters long, over the ${MAX_QUESTION_CHARS}-character limit`;
+  return undefined;
+}
+
 /** Answers compare case-insensitively after trimming and collapsing inner whitespace. */
 export function normalizeAnswer(answer: string): string {
   return answer.trim().replace(/\s+/g, ' ').toLowerCase();

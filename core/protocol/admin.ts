@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * The coordinator's admin API (`/v1/admin/*`, bearer admin token): what the console and
  * `cohort server status` read. The console imports these types only.
@@ -20,6 +22,36 @@ export interface AdminStatus {
     identityFingerprint: string;
   };
   sites: AdminSite[];
+}
+
+/**
+ * A site's name as an operator gives it in an invitation: printable (no control characters such as NUL,
+ * which would cut or garble it in logs, terminals and the site UI), at most 100 characters.
+ */
+export const siteNameSchema = z
+  .string()
+  .trim()
+  .min(1, 'a site name must not be empty')
+  .max(100, 'a site name must be at most 100 characters')
+  .refine((name) => !/\p{Cc}/u.test(name), 'a site name must not contain control characters');
+
+/** `POST /v1/admin/invitations/cancel {siteName}`: the site name's open invitations, cancelled. */
+export interface AdminInvitationCancellation {
+  siteName: string;
+  cancelled: number;
+}
+
+/** `POST /v1/admin/sites/:id/revoke`: the site is refused from now on and dropped from every roster. */
+export interface AdminRevocation {
+  siteId: string;
+  name: string;
+  revokedAt: string;
+}
+
+/** `POST /v1/admin/rounds/cancel`: the running round (if any) aborted, and the batches it belonged to stopped. */
+export interface AdminRoundsCancellation {
+  round: { federationId: string; round: number } | null;
+  batches: number;
 }
 
 export interface AdminInvitation {

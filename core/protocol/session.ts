@@ -16,7 +16,20 @@ export const CLOSE_CODES = {
   shuttingDown: 4503,
 } as const;
 
+/** The largest message: a round frame carrying a model-sized vector. */
 export const MAX_WS_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * What the coordinator accepts before a connection has authenticated: a valid hello is under 300 bytes,
+ * and an unauthenticated peer must not make it buffer more.
+ */
+export const HELLO_FRAME_BYTES = 4 * 1024;
+
+/**
+ * What an authenticated site may send outside the stages that carry its vector (joins, key adverts,
+ * encrypted shares for at most 254 neighbours, unmasking shares): well under 1 MiB.
+ */
+export const CONTROL_FRAME_BYTES = 1024 * 1024;
 
 export const coordinatorMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('challenge'), nonce: z.string().length(43), serverTime: z.string() }),

@@ -1,5 +1,6 @@
 import { parseCommandArgs, requireOption } from '../../core/cli/args.node.js';
 import { CliError } from '../../core/cli/errors.js';
+import { siteNameSchema, type AdminInvitationCancellation } from '../../core/protocol/admin.js';
 import { loadCoordinatorConfig } from '../data-dir.js';
 import { createInvitation, parseDuration } from '../invite.js';
 import { CoordinatorStore } from '../store/coordinator-store.js';
@@ -9,19 +10,24 @@ export async function run(args: string[]): Promise<number> {
     'data-dir': { type: 'string' },
     site: { type: 'string' },
     expires: { type: 'string' },
+    cancel: { type: 'boolean' },
     json: { type: 'boolean' },
   });
   if (values.help) {
     console.log(`usage: cohort server invite --data-dir DIR --site NAME [--expires 24h] [--json]
+       cohort server invite --data-dir DIR --site NAME --cancel [--json]
 
 Prints a one-time enrollment link for a new site. It carries the coordinator's address, a token
 (single use, stored hashed, expiring after --expires: 30m, 24h, 7d …) and the TLS certificate
-fingerprint the site will pin. Give it to the site's operator over a channel you trust.`);
+fingerprint the site will pin. Give it to the site's operator over a channel you trust.
+--cancel cancels the site name's invitations that have not been used: their links are refused.`);
     return 0;
   }
   const dataDir = requireOption('server invite', values['data-dir'], '--data-dir');
-  const siteName = requireOption('server invite', values.site?.trim(), '--site');
-  if (siteName.length > 100) throw new CliError('server invite: --site must be at most 100 characters', 2);
+  const name = siteNameSchema.safeParse(requireOption('server invite', values.site, '--site'));
+  if (!name.success) throw new CliError(`server invite: --site: ${name.error.issues[0]?.message}`, 2);
+  const siteName = name.data;
+  if (values.cancel) return cancel(dataDir, siteName, values.json === true);
   const ttl = parseDuration(values.expires ?? '24h');
   if (ttl === undefined)
     throw new CliError(
@@ -42,5 +48,20 @@ fingerprint the site will pin. Give it to the site's operator over a channel you
   } finally {
     store.close();
   }
+  return 0;
+}
+
+function cancel(dataDir: string, siteName: string, json: boolean): number {
+  const { paths } = loadCoordinatorConfig(dataDir);
+  const store = new CoordinatorStore(paths.database);
+  let cancelled: number;
+  try {
+    cancelled = store.cancelInvitations(siteName, new Date().toISOString());
+  } finally {
+    store.close();
+  }
+  if (cancelled === 0) throw new CliError(`server invite: no open invitation for a site named '${siteName}'`);
+  if (json) console.log(JSON.stringify({ siteName, cancelled } satisfies AdminInvitationCancellation));
+  else console.log(`Cancelled ${cancelled} invitation(s) for '${siteName}'.`);
   return 0;
 }

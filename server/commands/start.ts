@@ -2,6 +2,7 @@ import { parseCommandArgs, parsePort, requireOption } from '../../core/cli/args.
 import { displayCertificateFingerprint } from '../../core/protocol/enrollment.js';
 import { startCoordinator } from '../coordinator.js';
 import { loadCoordinatorConfig } from '../data-dir.js';
+import { defaultListenHost, hostMismatch } from '../listen-address.js';
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parseCommandArgs('server start', args, {
@@ -13,18 +14,26 @@ export async function run(args: string[]): Promise<number> {
   if (values.help) {
     console.log(`usage: cohort server start --data-dir DIR [--port PORT] [--host ADDRESS] [--json]
 
-Serves the coordinator API (HTTPS + WebSocket under /v1) and the web console (/console/). The port
-defaults to the one in the public URL given at init; sites and invitation links always use the public
-URL, so another --port only suits a forwarded port. While it runs, the address it listens on is in
-DIR/listening.json, where the other 'cohort server' commands find it. --json prints one JSON event per
-line.`);
+Serves the coordinator API (HTTPS + WebSocket under /v1) and the web console (/console/). It listens
+where the public URL given at init points: its address and port (a host name is resolved; one that is
+not this machine's means every address). Sites and invitation links always use the public URL, so
+another --port or --host only suits a port forward or NAT, and start warns when they disagree.
+  --host ADDRESS  listen on this address instead (0.0.0.0 or :: for every address)
+  --port PORT     listen on this port instead
+One coordinator runs per data directory (it holds DIR/coordinator.lock). While it runs, the address it
+listens on is in DIR/listening.json, where the other 'cohort server' commands find it. --json prints one
+JSON event per line.`);
     return 0;
   }
   const dataDir = requireOption('server start', values['data-dir'], '--data-dir');
   const { config } = loadCoordinatorConfig(dataDir);
   const publicPort = Number(new URL(config.publicUrl).port || 443);
   const port = parsePort('server start', values.port) ?? publicPort;
-  const coordinator = await startCoordinator({ dataDir, port, host: values.host ?? '127.0.0.1' });
+  const chosen = values.host === undefined ? await defaultListenHost(config.publicUrl) : undefined;
+  if (chosen?.note) console.error(`cohort: note: ${chosen.note}`);
+  const mismatch = values.host === undefined ? undefined : await hostMismatch(values.host, config.publicUrl);
+  if (mismatch) console.error(`cohort: warning: ${mismatch}`);
+  const coordinator = await startCoordinator({ dataDir, port, host: values.host ?? chosen!.host });
   if (coordinator.port !== publicPort)
     console.error(
       `cohort: warning: listening on port ${coordinator.port}, not on the public URL's ${config.publicUrl}: sites and invitation links use the public URL`,

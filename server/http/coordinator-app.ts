@@ -20,17 +20,24 @@ import {
 } from '../../core/protocol/enrollment.js';
 import {
   CLOSE_CODES,
-  MAX_WS_MESSAGE_BYTES,
+  HELLO_FRAME_BYTES,
   WS_AUTH_DOMAIN,
   siteMessageSchema,
   type CoordinatorMessage,
 } from '../../core/protocol/session.js';
-import type { AdminInvitation, AdminStatus } from '../../core/protocol/admin.js';
+import {
+  siteNameSchema,
+  type AdminInvitation,
+  type AdminInvitationCancellation,
+  type AdminRevocation,
+  type AdminStatus,
+} from '../../core/protocol/admin.js';
 import { builtUiDir } from '../../core/util/package-root.node.js';
 import type { Remote } from '../../core/util/worker-rpc.node.js';
 import type { CoordinatorConfig } from '../data-dir.js';
 import type { CoordinatorStore } from '../store/coordinator-store.js';
 import { SiteSessions } from './site-sessions.js';
+import { DEFAULT_LIMITS, RateLimiter, RefusalLog, type CoordinatorLimits } from './limits.js';
 import { HttpError } from './http-error.js';
 import { registerFederationRoutes, type FederationFactory } from './federation-routes.js';
 import type { RoundEngine } from '../rounds/round-engine.js';
@@ -50,6 +57,8 @@ export interface CoordinatorAppOptions {
   /** How long a connecting site has to answer the challenge. */
   helloTimeoutMs?: number;
   heartbeatMs?: number;
+  /** Rate limits and allowances (tests and load benches on one address raise them). */
+  limits?: Partial<CoordinatorLimits>;
 }
 
 export const SOFTWARE = 'cohort-coordinator/0.1.0';
@@ -63,8 +72,14 @@ const invitationRefusals = {
     'this invitation is not valid: the coordinator knows no such token (check the link, or ask the coordinator for a new invitation)',
   ],
   used: [403, 'token_used', 'this invitation has already been used; ask the coordinator for a new one'],
+  cancelled: [403, 'token_cancelled', 'this invitation was cancelled; ask the coordinator for a new one'],
   expired: [403, 'token_expired', 'this invitation has expired; ask the coordinator for a new one'],
   'key-in-use': [409, 'key_in_use', 'this site identity key is already enrolled'],
+  'key-revoked': [
+    403,
+    'key_revoked',
+    'this site identity key belongs to a revoked site and cannot enroll again (a new site needs a new identity)',
+  ],
   'name-in-use': [409, 'name_in_use', 'a site with this name is already enrolled'],
 } as const;
 
@@ -76,7 +91,8 @@ export async function buildCoordinatorApp(
   options: CoordinatorAppOptions,
 ): Promise<{ app: FastifyInstance; sessions: SiteSessions; rounds: RoundEngine | undefined }> {
   const { config, store, identity } = options;
-  const sessions = new SiteSessions();
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const sessions = new SiteSessions(limits.invalidFrames);
   const rounds = options.rounds?.(sessions);
   const adminTokenDigest = sha256(options.adminToken.trim());
   const identityFingerprint = await keyFingerprint(identity.publicKey);
@@ -87,7 +103,8 @@ export async function buildCoordinatorApp(
     bodyLimit: 1024 * 1024,
     // Round messages are validated per message; nothing in the API needs a request body beyond 1 MiB.
   });
-  await app.register(fastifyWebsocket, { options: { maxPayload: MAX_WS_MESSAGE_BYTES } });
+  // Every connection starts with the hello's limit; authenticated sites get more (SiteSessions).
+  await app.register(fastifyWebsocket, { options: { maxPayload: HELLO_FRAME_BYTES } });
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
     if (error instanceof HttpError)
@@ -111,6 +128,29 @@ export async function buildCoordinatorApp(
     store
       .audit(kind, siteId, detail)
       .catch((error: Error) => console.error(`coordinator: audit '${kind}' not written: ${error.message}`));
+
+  const refusals = new RefusalLog(auditInBackground, limits.refusalWindowMs);
+  app.addHook('onClose', () => refusals.close());
+  const enrollLimiter = new RateLimiter(limits.enrollPerAddress, limits.enrollGlobal);
+  const helloLimiter = new RateLimiter(limits.helloPerAddress, limits.helloGlobal);
+  /** Connections that have not authenticated yet, per remote address. */
+  const pending = new Map<string, number>();
+  let pendingTotal = 0;
+  /** Sites disconnected for sending invalid messages, and until when their connections are refused. */
+  const cooldowns = new Map<string, number>();
+  sessions.on('rejected', (session, reason) =>
+    refusals.record('round-message-rejected', session.siteId, {
+      reason,
+      remoteAddress: session.remoteAddress,
+    }),
+  );
+  sessions.on('abusive', (session) => {
+    cooldowns.set(session.siteId, Date.now() + limits.abuseCooldownMs);
+    refusals.record('site-disconnected-abuse', session.siteId, {
+      reason: 'too many invalid messages',
+      remoteAddress: session.remoteAddress,
+    });
+  });
 
   const requireAdmin = async (request: FastifyRequest) => {
     const header = request.headers.authorization ?? '';
@@ -142,10 +182,16 @@ export async function buildCoordinatorApp(
   }));
 
   app.post('/v1/enroll', async (request): Promise<EnrollResponse> => {
+    const refuse = (status: number, code: string, message: string) => {
+      refusals.record('enrollment-refused', null, { reason: code, remoteAddress: request.ip });
+      return new HttpError(status, code, message);
+    };
+    if (!enrollLimiter.take(request.ip))
+      throw refuse(429, 'rate_limited', 'too many enrollment attempts; try again in a minute');
     const parsed = enrollRequestSchema.safeParse(request.body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw new HttpError(
+      throw refuse(
         400,
         'bad_request',
         `malformed enrollment request (${issue?.path.join('.')}: ${issue?.message})`,
@@ -154,7 +200,7 @@ export async function buildCoordinatorApp(
     const { token, publicKey, signature } = parsed.data;
     const sitePublicKey = decodeKey(publicKey);
     if (!(await verifyDomain(sitePublicKey, signature, ENROLL_DOMAIN, token, publicKey))) {
-      throw new HttpError(
+      throw refuse(
         400,
         'bad_signature',
         "the enrollment request's signature does not verify with its public key",
@@ -168,12 +214,7 @@ export async function buildCoordinatorApp(
     });
     if (!result.ok) {
       const [status, code, message] = invitationRefusals[result.reason];
-      await store.audit('enrollment-refused', null, { reason: code });
-      throw new HttpError(
-        status,
-        code,
-        result.expiresAt ? `${message} (expired ${result.expiresAt})` : message,
-      );
+      throw refuse(status, code, result.expiresAt ? `${message} (expired ${result.expiresAt})` : message);
     }
     const { site } = result;
     void announceRoster();
@@ -210,7 +251,7 @@ export async function buildCoordinatorApp(
   });
 
   const invitationRequestSchema = z.object({
-    siteName: z.string().trim().min(1).max(100),
+    siteName: siteNameSchema,
     expiresInHours: z
       .number()
       .positive()
@@ -243,8 +284,53 @@ export async function buildCoordinatorApp(
     },
   );
 
-  app.get('/v1/ws', { websocket: true }, (socket, request) => {
-    void handleSiteSocket(socket, request.socket.remoteAddress ?? 'unknown');
+  // Refused before the upgrade: a connection attempt past the rate, or beyond the pending connections
+  // the coordinator holds for an address or in all, costs no TLS session kept open and no hello check.
+  const admitConnection = async (request: FastifyRequest) => {
+    const address = request.ip;
+    const refuse = (status: number, code: string, message: string) => {
+      refusals.record('connection-refused', null, { reason: code, remoteAddress: address });
+      return new HttpError(status, code, message);
+    };
+    if (!helloLimiter.take(address))
+      throw refuse(429, 'rate_limited', 'too many connection attempts; try again shortly');
+    if (pendingTotal >= limits.pendingGlobal || (pending.get(address) ?? 0) >= limits.pendingPerAddress)
+      throw refuse(503, 'busy', 'too many connections are authenticating; try again shortly');
+  };
+
+  app.post(
+    '/v1/admin/invitations/cancel',
+    { preHandler: requireAdmin },
+    async (request): Promise<AdminInvitationCancellation> => {
+      const parsed = z.object({ siteName: siteNameSchema }).safeParse(request.body);
+      if (!parsed.success)
+        throw new HttpError(400, 'bad_request', `malformed request: ${parsed.error.issues[0]?.message}`);
+      const { siteName } = parsed.data;
+      const cancelled = await store.cancelInvitations(siteName, new Date().toISOString());
+      if (cancelled === 0)
+        throw new HttpError(404, 'not_found', `no open invitation for a site named '${siteName}'`);
+      return { siteName, cancelled };
+    },
+  );
+
+  app.post<{ Params: { id: string } }>(
+    '/v1/admin/sites/:id/revoke',
+    { preHandler: requireAdmin },
+    async (request): Promise<AdminRevocation> => {
+      const siteId = request.params.id;
+      const result = await store.revokeSite(siteId, new Date().toISOString());
+      if (!result.ok) {
+        if (result.reason === 'unknown') throw new HttpError(404, 'not_found', `no site '${siteId}'`);
+        throw new HttpError(409, 'already_revoked', `site '${siteId}' is already revoked`);
+      }
+      sessions.close(siteId, CLOSE_CODES.unknownSite, 'this site was revoked by the coordinator');
+      void announceRoster();
+      return { siteId, name: result.site.name, revokedAt: result.site.revokedAt! };
+    },
+  );
+
+  app.get('/v1/ws', { websocket: true, preValidation: admitConnection }, (socket, request) => {
+    void handleSiteSocket(socket, request.ip);
   });
 
   async function handleSiteSocket(socket: WebSocket, remoteAddress: string): Promise<void> {
@@ -252,6 +338,17 @@ export async function buildCoordinatorApp(
     const send = (message: CoordinatorMessage) => socket.send(JSON.stringify(message));
     let siteId: string | undefined;
     let helloReceived = false;
+    let authenticating = true;
+    pending.set(remoteAddress, (pending.get(remoteAddress) ?? 0) + 1);
+    pendingTotal++;
+    const authenticated = () => {
+      if (!authenticating) return;
+      authenticating = false;
+      pendingTotal--;
+      const left = (pending.get(remoteAddress) ?? 1) - 1;
+      if (left > 0) pending.set(remoteAddress, left);
+      else pending.delete(remoteAddress);
+    };
     const helloTimer = setTimeout(
       () => socket.close(CLOSE_CODES.authFailed, 'no hello within the time limit'),
       options.helloTimeoutMs ?? 10_000,
@@ -264,6 +361,7 @@ export async function buildCoordinatorApp(
     }, options.heartbeatMs ?? 15_000);
     socket.on('pong', () => (alive = true));
     socket.on('close', () => {
+      authenticated();
       clearTimeout(helloTimer);
       clearInterval(heartbeat);
       if (siteId) {
@@ -279,6 +377,8 @@ export async function buildCoordinatorApp(
     });
     const authenticate = async (data: RawData, isBinary: boolean) => {
       if (siteId) {
+        // A session closed for abuse, or replaced, stops counting the moment it is dropped.
+        if (sessions.get(siteId)?.socket !== socket) return;
         // After the handshake, only binary round frames; the round engine validates them.
         if (!isBinary) return socket.close(CLOSE_CODES.protocolError, 'expected binary round frames');
         const bytes = Array.isArray(data)
@@ -303,7 +403,20 @@ export async function buildCoordinatorApp(
         return socket.close(CLOSE_CODES.protocolError, 'expected a hello message');
       const hello = parsed.data;
       const site = await store.getSite(hello.siteId);
-      if (!site || site.revokedAt) return socket.close(CLOSE_CODES.unknownSite, 'unknown or revoked site');
+      if (!site || site.revokedAt) {
+        // Keyed by site only when the site exists: made-up ids must not grow the refusal log's windows.
+        refusals.record('site-refused', site?.id ?? null, {
+          reason: site ? 'revoked' : 'unknown site',
+          remoteAddress,
+        });
+        return socket.close(CLOSE_CODES.unknownSite, 'unknown or revoked site');
+      }
+      const cooldown = cooldowns.get(site.id);
+      if (cooldown !== undefined && cooldown > Date.now()) {
+        refusals.record('site-refused', site.id, { reason: 'cooling down after abuse', remoteAddress });
+        return socket.close(CLOSE_CODES.protocolError, 'disconnected for invalid messages; try again later');
+      }
+      cooldowns.delete(site.id);
       const ok = await verifyDomain(
         decodeKey(site.identityPublicKey),
         hello.signature,
@@ -313,7 +426,7 @@ export async function buildCoordinatorApp(
         config.certificateFingerprint,
       );
       if (!ok) {
-        await store.audit('site-auth-failed', site.id, { remoteAddress });
+        refusals.record('site-auth-failed', site.id, { reason: 'bad signature', remoteAddress });
         return socket.close(CLOSE_CODES.authFailed, 'signature verification failed');
       }
       const roster = (await store.listSites()).filter((s) => !s.revokedAt);
@@ -326,6 +439,7 @@ export async function buildCoordinatorApp(
         sites: roster.map((s) => ({ id: s.id, name: s.name, identityPublicKey: s.identityPublicKey })),
       });
       siteId = site.id;
+      authenticated();
       sessions.add({ siteId, socket, connectedAt: new Date().toISOString(), remoteAddress });
       await store.audit('site-connected', siteId, { remoteAddress });
     };

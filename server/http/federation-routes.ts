@@ -5,6 +5,7 @@ import type {
   AdminFederationList,
   AdminRound,
   AdminRoundEvent,
+  AdminRoundsCancellation,
   AdminRunningRound,
 } from '../../core/protocol/admin.js';
 import { federationConfigSchema, type FederationConfig } from '../../core/protocol/federation.js';
@@ -78,6 +79,20 @@ export function registerFederationRoutes(
       ? progress
       : { ...now, participants: [], stage: null, waitingFor: [] };
   };
+
+  /** The batches of rounds being run (`POST …/rounds {count}`), each stopped by its cancel function. */
+  const batches = new Set<() => void>();
+
+  app.post(
+    '/v1/admin/rounds/cancel',
+    { preHandler: requireAdmin },
+    async (): Promise<AdminRoundsCancellation> => {
+      const stopped = batches.size;
+      for (const stop of batches) stop();
+      const round = rounds.cancel('cancelled by the operator') ?? null;
+      return { round, batches: stopped };
+    },
+  );
 
   app.get('/v1/admin/federations', { preHandler: requireAdmin }, async (): Promise<AdminFederationList> => {
     const federations = await store.listFederations();
@@ -165,8 +180,15 @@ export function registerFederationRoutes(
       };
       const forward = (event: RoundEvent) => write(event);
       rounds.on('event', forward);
+      let cancelled = false;
+      const cancel = () => (cancelled = true);
+      batches.add(cancel);
       try {
         for (let i = 0; i < count; i++) {
+          if (cancelled) {
+            write({ type: 'rounds-stopped', reason: 'cancelled by the operator' });
+            break;
+          }
           try {
             await rounds.runRound(federationId, { evaluateOnly: evaluate });
           } catch (error) {
@@ -176,6 +198,7 @@ export function registerFederationRoutes(
           }
         }
       } finally {
+        batches.delete(cancel);
         rounds.off('event', forward);
         write({ type: 'rounds-done' });
         reply.raw.end();

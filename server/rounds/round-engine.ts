@@ -37,6 +37,7 @@ import {
   type MaskEngine,
   type ServerStage,
 } from '../../core/secagg/index.js';
+import { CONTROL_FRAME_BYTES, MAX_WS_MESSAGE_BYTES } from '../../core/protocol/session.js';
 import type { Remote } from '../../core/util/worker-rpc.node.js';
 import type { SiteSessions } from '../http/site-sessions.js';
 import type { CoordinatorStore, VersionRow } from '../store/coordinator-store.js';
@@ -89,6 +90,8 @@ interface ActiveRound {
   secaggDraining: Promise<void> | undefined;
   /** Wakes the waiting stage loop when something relevant arrived. */
   wake: () => void;
+  /** Set when the operator cancels the round: why (the stage being waited on ends, and the round aborts). */
+  cancelled: string | undefined;
 }
 
 const SECAGG_CLIENT_TYPES = new Set([
@@ -132,6 +135,18 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
    */
   stop(reason: string): void {
     this.stopReason = reason;
+  }
+
+  /**
+   * Aborts the running round with `reason` at its next wait (the stage being waited on ends at once).
+   * Returns the round, or undefined when none runs.
+   */
+  cancel(reason: string): { federationId: string; round: number } | undefined {
+    const active = this.active;
+    if (!active) return undefined;
+    active.cancelled ??= reason;
+    active.wake();
+    return { federationId: active.federationId, round: active.round };
   }
 
   /** Creates a federation with its version 0 (the freshly initialised shared adapter tensors). */
@@ -207,6 +222,7 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
       secaggQueue: [],
       secaggDraining: undefined,
       wake: () => undefined,
+      cancelled: undefined,
     };
     this.active = active;
     this.emit('event', { type: 'round-started', federationId, round, participants: candidates });
@@ -219,6 +235,7 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
     ): Promise<RoundOutcome> => {
       timings.totalMs = Date.now() - started;
       this.active = undefined;
+      this.allowVectors(candidates, false);
       const result: RoundOutcome = { federationId, round, participants: candidates, timings, ...outcome };
       const frame = encodeFrame({
         type: 'round-result',
@@ -267,6 +284,9 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
         joinBy: new Date(joinBy).toISOString(),
         trainBy: new Date(trainBy).toISOString(),
       });
+      // Without secure aggregation a site sends its update as soon as it has trained, which may be before
+      // joining closes; with it, only after the share-keys stage closed (see driveSecAgg).
+      if (!config.secure.enabled) this.allowVectors(candidates, true);
       for (const site of candidates) this.sessions.send(site, open);
 
       this.emit('event', { type: 'round-stage', federationId, round, stage: 'join', waitingFor: candidates });
@@ -275,6 +295,7 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
         () => candidates.every((s) => active.joins.has(s) || !this.reachable(active, s)),
         joinBy,
       );
+      if (active.cancelled) return await abort(active.cancelled);
       timings.joinMs = Date.now() - started;
       const joined = candidates.filter(
         (s) => active.joins.get(s)?.accept === true && this.reachable(active, s),
@@ -341,6 +362,7 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
           () => joined.every((s) => active.plainUpdates.has(s) || !this.reachable(active, s)),
           trainBy,
         );
+        if (active.cancelled) return await abort(active.cancelled);
         timings.stagesMs['plain-update'] = Date.now() - stageStart;
         included = joined.filter((s) => active.plainUpdates.has(s));
         dropped = joined.filter((s) => !active.plainUpdates.has(s));
@@ -443,6 +465,7 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
         waitingFor: server.pending(),
       });
       await this.waitFor(active, () => server.pending().every((s) => !this.reachable(active, s)), deadline);
+      if (active.cancelled) return active.cancelled;
       await active.secaggDraining; // messages that arrived before the stage closed count
       let output;
       try {
@@ -452,6 +475,9 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
         throw error;
       }
       timings.stagesMs[stage] = Date.now() - stageStart;
+      // The stage's outbound messages open the next one: a site may send its masked vector as soon as its
+      // share bundle arrives, so the limit is raised before they go out, and lowered after.
+      this.allowVectors(active.participants, server.stage === 'masked-input');
       for (const { to, message } of output.outbound) this.sessions.send(to, encodeFrame(message));
       if (output.result) return { sum: output.result.sum, included: [...output.result.included].sort() };
     }
@@ -471,7 +497,7 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
       };
       const timer = setTimeout(finish, Math.max(0, deadline - Date.now()));
       active.wake = () => {
-        if (done()) finish();
+        if (active.cancelled || done()) finish();
       };
       active.wake();
     });
@@ -483,15 +509,15 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
     try {
       frame = decodeFrame(bytes);
     } catch {
-      return void this.auditRejected(siteId, 'undecodable frame');
+      return void this.reject(siteId, 'undecodable frame');
     }
     if (!active || !active.participants.has(siteId))
-      return void this.auditRejected(siteId, `${frame.type} outside a round it takes part in`);
+      return void this.reject(siteId, `${frame.type} outside a round it takes part in`);
     if (
       frame.federationId !== undefined &&
       (frame.federationId !== active.federationId || frame.round !== active.round)
     ) {
-      return void this.auditRejected(siteId, `${frame.type} for another round`);
+      return void this.reject(siteId, `${frame.type} for another round`);
     }
     try {
       if (SECAGG_CLIENT_TYPES.has(frame.type)) {
@@ -527,7 +553,7 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
         throw new Error(`unknown frame type ${frame.type}`);
       }
     } catch (error) {
-      this.auditRejected(siteId, (error as Error).message);
+      this.reject(siteId, (error as Error).message);
     }
     active.wake();
   }
@@ -560,7 +586,7 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
           errors = batch.map(() => error as Error);
         }
         errors.forEach((error, i) => {
-          if (error) this.auditRejected(batch[i]!.from, error.message);
+          if (error) this.reject(batch[i]!.from, error.message);
         });
       }
     } finally {
@@ -569,8 +595,15 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
     }
   }
 
-  private auditRejected(siteId: string, reason: string): void {
-    this.store.audit('round-message-rejected', siteId, { reason }).catch(() => undefined);
+  /** A refused message counts against the site's allowance; its audit is summarised (SiteSessions). */
+  private reject(siteId: string, reason: string): void {
+    this.sessions.reject(siteId, reason);
+  }
+
+  /** Lets the sites send vector-sized frames (only while a stage that carries their vector is open). */
+  private allowVectors(sites: Iterable<string>, allow: boolean): void {
+    for (const site of sites)
+      this.sessions.setFrameLimit(site, allow ? MAX_WS_MESSAGE_BYTES : CONTROL_FRAME_BYTES);
   }
 
   private async describeVersion(

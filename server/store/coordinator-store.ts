@@ -62,7 +62,11 @@ export interface RoundRow {
 
 export type RedeemResult =
   | { ok: true; site: SiteRow }
-  | { ok: false; reason: 'unknown' | 'used' | 'expired' | 'key-in-use' | 'name-in-use'; expiresAt?: string };
+  | {
+      ok: false;
+      reason: 'unknown' | 'used' | 'cancelled' | 'expired' | 'key-in-use' | 'key-revoked' | 'name-in-use';
+      expiresAt?: string;
+    };
 
 /**
  * The coordinator's SQLite store. Synchronous: it runs in the store worker, off the event loop that
@@ -117,15 +121,21 @@ export class CoordinatorStore {
   }): RedeemResult {
     return this.db.transaction((): RedeemResult => {
       const token = this.db
-        .prepare('SELECT site_name, expires_at, used_at FROM enrollment_tokens WHERE token_hash = ?')
+        .prepare(
+          'SELECT site_name, expires_at, used_at, cancelled_at FROM enrollment_tokens WHERE token_hash = ?',
+        )
         .get(input.tokenHash) as
-        { site_name: string; expires_at: string; used_at: string | null } | undefined;
+        | { site_name: string; expires_at: string; used_at: string | null; cancelled_at: string | null }
+        | undefined;
       if (!token) return { ok: false, reason: 'unknown' };
       if (token.used_at) return { ok: false, reason: 'used' };
+      if (token.cancelled_at) return { ok: false, reason: 'cancelled' };
       if (token.expires_at <= input.now) return { ok: false, reason: 'expired', expiresAt: token.expires_at };
-      if (this.db.prepare('SELECT 1 FROM sites WHERE identity_public_key = ?').get(input.identityPublicKey)) {
-        return { ok: false, reason: 'key-in-use' };
-      }
+      // A key stays bound to the site it enrolled, revoked or not: a revoked site cannot come back with it.
+      const holder = this.db
+        .prepare('SELECT revoked_at FROM sites WHERE identity_public_key = ?')
+        .get(input.identityPublicKey) as { revoked_at: string | null } | undefined;
+      if (holder) return { ok: false, reason: holder.revoked_at ? 'key-revoked' : 'key-in-use' };
       if (this.db.prepare('SELECT 1 FROM sites WHERE name = ? AND revoked_at IS NULL').get(token.site_name)) {
         return { ok: false, reason: 'name-in-use' };
       }
@@ -139,6 +149,36 @@ export class CoordinatorStore {
       this.audit('site-enrolled', siteId, { name: token.site_name });
       return { ok: true, site: this.getSite(siteId)! };
     })();
+  }
+
+  /**
+   * Cancels the site name's invitations that are still open (neither used nor cancelled); returns how
+   * many.
+   */
+  cancelInvitations(siteName: string, now: string): number {
+    const cancelled = this.db
+      .prepare(
+        'UPDATE enrollment_tokens SET cancelled_at = ? WHERE site_name = ? AND used_at IS NULL AND cancelled_at IS NULL',
+      )
+      .run(now, siteName).changes;
+    if (cancelled > 0) this.audit('invitation-cancelled', null, { siteName, count: cancelled });
+    return cancelled;
+  }
+
+  /**
+   * Revokes a site: it is refused from now on, its name becomes free, and its key can never enroll
+   * again. Returns the site, or why not.
+   */
+  revokeSite(
+    id: string,
+    now: string,
+  ): { ok: true; site: SiteRow } | { ok: false; reason: 'unknown' | 'revoked' } {
+    const site = this.getSite(id);
+    if (!site) return { ok: false, reason: 'unknown' };
+    if (site.revokedAt) return { ok: false, reason: 'revoked' };
+    this.db.prepare('UPDATE sites SET revoked_at = ? WHERE id = ?').run(now, id);
+    this.audit('site-revoked', id, { name: site.name });
+    return { ok: true, site: { ...site, revokedAt: now } };
   }
 
   getSite(id: string): SiteRow | undefined {

@@ -84,4 +84,11 @@ export const coordinatorMigrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 3,
+    description: 'invitations can be cancelled',
+    up(db) {
+      db.exec(`ALTER TABLE enrollment_tokens ADD COLUMN cancelled_at TEXT;`);
+    },
+  },
 ];

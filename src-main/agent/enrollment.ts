@@ -43,19 +43,21 @@ export async function enrollWithLink(
   link: string,
   identity: IdentityKeyPair,
   software: string,
+  /** Told the exact bytes of the request before they are sent (the site's audit log records them). */
+  onSent: (kind: 'enroll', bytes: Uint8Array, coordinatorUrl: string) => void = () => undefined,
 ): Promise<EnrollmentState> {
   const parsed = parseEnrollmentLink(link);
   const pin = await fetchPinnedCertificate(parsed.coordinatorUrl, parsed.certificateFingerprint);
   const publicKey = encodeKey(identity.publicKey);
-  const response = await requestJson(`${parsed.coordinatorUrl}/v1/enroll`, {
-    pin,
-    body: {
-      token: parsed.token,
-      publicKey,
-      signature: await signDomain(identity.secretKey, ENROLL_DOMAIN, parsed.token, publicKey),
-      software,
-    },
-  });
+  const request = {
+    token: parsed.token,
+    publicKey,
+    signature: await signDomain(identity.secretKey, ENROLL_DOMAIN, parsed.token, publicKey),
+    software,
+  };
+  // requestJson sends JSON.stringify(request): these are its bytes.
+  onSent('enroll', Buffer.from(JSON.stringify(request)), parsed.coordinatorUrl);
+  const response = await requestJson(`${parsed.coordinatorUrl}/v1/enroll`, { pin, body: request });
   if (response.status !== 200)
     throw new EnrollmentError(`the coordinator refused the enrollment: ${apiErrorMessage(response)}`);
   const body = enrollResponseSchema.safeParse(response.body);

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
@@ -18,7 +19,7 @@ import {
   type RosterEntry,
 } from '../federation/coordinator-connection.js';
 import { openSiteStoreWorker, type RemoteSiteStore } from '../store/open-store.js';
-import { acquireAgentLock } from './agent-lock.js';
+import { acquireDataDirLock } from '../../core/util/data-dir-lock.node.js';
 import { EnrollmentError, enrollWithLink, loadOrCreateIdentity } from './enrollment.js';
 import {
   ENROLLMENT_SETTING,
@@ -75,7 +76,10 @@ export class SiteAgent extends EventEmitter<{ event: [SiteEvent] }> {
 
   static async open(options: SiteAgentOptions): Promise<SiteAgent> {
     const paths = ensureSiteDataDir(options.dataDir);
-    const releaseLock = acquireAgentLock(paths.dataDir);
+    const releaseLock = acquireDataDirLock(
+      join(paths.dataDir, 'agent.lock'),
+      (pid) => `another site agent is already running for ${paths.dataDir} (pid ${pid})`,
+    );
     let store: RemoteSiteStore | undefined;
     let agent: SiteAgent;
     let interrupted: number;
@@ -142,7 +146,9 @@ export class SiteAgent extends EventEmitter<{ event: [SiteEvent] }> {
       );
     }
     this.identity ??= await loadOrCreateIdentity(this.paths);
-    this.enrollment = await enrollWithLink(link, this.identity, SITE_SOFTWARE);
+    this.enrollment = await enrollWithLink(link, this.identity, SITE_SOFTWARE, (kind, bytes, url) =>
+      this.auditSent(kind, bytes, `coordinator at ${url}`),
+    );
     await this.store.remote.setSetting(ENROLLMENT_SETTING, this.enrollment);
     this.log('info', `enrolled with '${this.enrollment.coordinatorName}' as '${this.enrollment.siteName}'`);
     this.startConnection();
@@ -179,6 +185,20 @@ export class SiteAgent extends EventEmitter<{ event: [SiteEvent] }> {
     return this.base;
   }
 
+  /** The audit log: every message this site sends (enrollment included), with its size and hash. */
+  private auditSent(kind: string, bytes: Uint8Array, recipient: string): void {
+    this.store.remote
+      .audit({
+        at: new Date().toISOString(),
+        kind,
+        recipient,
+        bytes: bytes.byteLength,
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+        detail: {},
+      })
+      .catch((error: Error) => this.log('error', `audit entry not written: ${error.message}`));
+  }
+
   private startConnection(): void {
     if (!this.enrollment || !this.identity || this.connection) return;
     const enrollment = this.enrollment;
@@ -188,19 +208,9 @@ export class SiteAgent extends EventEmitter<{ event: [SiteEvent] }> {
       SITE_SOFTWARE,
       this.options.reconnect,
     );
-    // The audit log: every message this site sends, with its size and hash.
-    connection.on('sent', ({ kind, bytes }) => {
-      this.store.remote
-        .audit({
-          at: new Date().toISOString(),
-          kind,
-          recipient: `${enrollment.coordinatorName} (${enrollment.coordinatorUrl})`,
-          bytes: bytes.byteLength,
-          sha256: createHash('sha256').update(bytes).digest('hex'),
-          detail: {},
-        })
-        .catch((error: Error) => this.log('error', `audit entry not written: ${error.message}`));
-    });
+    connection.on('sent', ({ kind, bytes }) =>
+      this.auditSent(kind, bytes, `${enrollment.coordinatorName} (${enrollment.coordinatorUrl})`),
+    );
     const federation = new FederationClient({
       connection,
       store: this.store,

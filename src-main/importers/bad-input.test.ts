@@ -382,6 +382,52 @@ describe('CSV and JSONL', () => {
   });
 });
 
+describe('input gaps (issue 13)', () => {
+  it('a question over the length cap is a per-item error, not a stored megabyte', async () => {
+    const dir = tempDir();
+    writeFile(join(dir, 'a.jpg'), await jpegBytes(43));
+    const long = 'Is there '.repeat(111_112).slice(0, 1_000_000);
+    const csv = writeFile(join(dir, 'qa.csv'), `image,question,answer\na.jpg,Ok?,yes\na.jpg,${long},yes\n`);
+    const s = store();
+    const summary = await runImport(s.data, { format: 'csv', path: csv });
+    expect(summary.errors).toEqual([
+      { item: 'line 3', message: 'question is 1000000 characters long, over the 2000-character limit' },
+    ]);
+    expect(summary.questions).toMatchObject({ added: 1, failed: 1 });
+    const vqa = await runImport(s.data, {
+      format: 'vqa-rad',
+      path: await vqaRadFolder([row(1, 'good0.jpg'), row(2, 'good1.jpg', { question: long })]),
+    });
+    expect(vqa.errors).toEqual([
+      { item: 'qid 2', message: 'question is 1000000 characters long, over the 2000-character limit' },
+    ]);
+    s.close();
+  });
+
+  it('an unclosed quote is reported on the line where it opened, never past the end of the file', async () => {
+    const dir = tempDir();
+    // Three lines (CRLF): csv-parse itself says "at line 4" here.
+    const text = 'image,question,answer\r\na.jpg,"Ok?",yes\r\nb.jpg,"never closed,yes\r\n';
+    const s = store();
+    await expectWholeFailure(
+      s,
+      { format: 'csv', path: writeFile(join(dir, 'open.csv'), text) },
+      /^the CSV file is not well-formed CSV \(Quote Not Closed: the quoted field opened on line 3 is never closed\)$/,
+    );
+    s.close();
+  });
+
+  it('a DICOM import of something that is neither a file nor a folder says so', async () => {
+    const s = store();
+    await expectWholeFailure(
+      s,
+      { format: 'dicom', path: '/dev/null' },
+      /^(\/dev\/null|<path>) is neither a file nor a folder$/,
+    );
+    s.close();
+  });
+});
+
 describe('SLAKE', () => {
   it('keeps English questions, counts the others as skipped, resolves img_name inside imgs/', async () => {
     const dir = tempDir();

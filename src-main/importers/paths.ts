@@ -50,8 +50,12 @@ export async function locateInput(path: string): Promise<{ target: string; isFil
   const target = resolve(path);
   let isFile: boolean;
   try {
-    isFile = (await stat(target)).isFile();
-  } catch {
+    const info = await stat(target);
+    isFile = info.isFile();
+    // A device, pipe or socket (say /dev/null) is neither a dataset file nor a folder to walk.
+    if (!isFile && !info.isDirectory()) throw new DataInputError(`${path} is neither a file nor a folder`);
+  } catch (error) {
+    if (error instanceof DataInputError) throw error;
     throw new DataInputError(`${path} not found`);
   }
   return { target, isFile, root: isFile ? dirname(target) : target };

@@ -1,10 +1,12 @@
 import { linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 
-export class AgentRunningError extends Error {
-  constructor(dataDir: string, pid: number) {
-    super(`another site agent is already running for ${dataDir} (pid ${pid})`);
-    this.name = 'AgentRunningError';
+export class DataDirLockedError extends Error {
+  constructor(
+    message: string,
+    readonly pid: number,
+  ) {
+    super(message);
+    this.name = 'DataDirLockedError';
   }
 }
 
@@ -14,19 +16,17 @@ function releaseAll(): void {
   for (const path of held) rmSync(path, { force: true });
 }
 
-/** The lock's file in a site's data directory; it holds the owner's pid. */
-export const agentLockPath = (dataDir: string) => join(dataDir, 'agent.lock');
-
 /**
- * Takes the data directory's agent lock, or throws `AgentRunningError`. Two agents on one directory
- * share one identity, so the coordinator drops each one's session whenever the other reconnects, in a
- * loop. The lock file appears atomically with its pid already in it (written aside, then hard-linked,
- * which fails if the file exists), so a reader never sees it half-written. A lock whose pid is no longer
- * alive (the agent was killed or crashed) is taken over. Returns the release function; the lock is
- * also released when the process exits without calling it.
+ * Takes the lock file at `path` for this process, or throws `DataDirLockedError` with the message
+ * `describeHolder` gives for the live process that holds it. One process per data directory: two site
+ * agents on one directory share one identity (the coordinator drops each one's session whenever the
+ * other reconnects, in a loop); two coordinators share one store. The lock file appears atomically with
+ * its pid already in it (written aside, then hard-linked, which fails if the file exists), so a reader
+ * never sees it half-written. A lock whose pid is no longer alive (the process was killed or crashed) is
+ * taken over. Returns the release function; the lock is also released when the process exits without
+ * calling it.
  */
-export function acquireAgentLock(dataDir: string): () => void {
-  const path = agentLockPath(dataDir);
+export function acquireDataDirLock(path: string, describeHolder: (pid: number) => string): () => void {
   const draft = `${path}.${process.pid}`;
   writeFileSync(draft, `${process.pid}\n`, { mode: 0o600 });
   try {
@@ -37,7 +37,7 @@ export function acquireAgentLock(dataDir: string): () => void {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
         const owner = readOwner(path);
-        if (owner !== undefined && isAlive(owner)) throw new AgentRunningError(dataDir, owner);
+        if (owner !== undefined && isAlive(owner)) throw new DataDirLockedError(describeHolder(owner), owner);
         if (attempt > 0) throw error;
         rmSync(path, { force: true });
       }
@@ -64,7 +64,8 @@ function readOwner(path: string): number | undefined {
   }
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this pid exists. */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
