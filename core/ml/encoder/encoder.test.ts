@@ -44,7 +44,7 @@ async function testImages(): Promise<Uint8Array[]> {
       names.map(async (n) => (await decodeToGray(readFileSync(join(VQA_RAD_IMAGES, n)), SIZE)).pixels),
     );
   }
-  const synth = generateSynthRad({ preset: 'easy', n: 2, seed: 3 });
+  const synth = generateSynthRad({ preset: 'general', n: 2, seed: 3 });
   const images = [...synth.images.values()].slice(0, 2);
   const sharp = (await import('sharp')).default;
   return Promise.all(
