@@ -49,16 +49,26 @@ export function toFloat16(values: Float32Array): Uint16Array {
   return out;
 }
 
-/** Half-precision bits → float32 values (exact). */
-export function fromFloat16(bits: Uint16Array, out = new Float32Array(bits.length)): Float32Array {
-  for (let i = 0; i < bits.length; i++) {
-    const h = bits[i]!;
+let table: Float32Array | undefined;
+
+/** Every half value as float32 (256 KiB, built on first use): decoding is then one lookup per value. */
+function halfTable(): Float32Array {
+  if (table) return table;
+  table = new Float32Array(0x10000);
+  for (let h = 0; h < 0x10000; h++) {
     const sign = h & 0x8000 ? -1 : 1;
     const exp = (h >>> 10) & 0x1f;
     const mant = h & 0x3ff;
-    if (exp === 0) out[i] = sign * mant * 2 ** -24;
-    else if (exp === 0x1f) out[i] = mant ? NaN : sign * Infinity;
-    else out[i] = sign * (1 + mant / 1024) * 2 ** (exp - 15);
+    if (exp === 0) table[h] = sign * mant * 2 ** -24;
+    else if (exp === 0x1f) table[h] = mant ? NaN : sign * Infinity;
+    else table[h] = sign * (1 + mant / 1024) * 2 ** (exp - 15);
   }
+  return table;
+}
+
+/** Half-precision bits → float32 values (exact). */
+export function fromFloat16(bits: Uint16Array, out = new Float32Array(bits.length)): Float32Array {
+  const t = halfTable();
+  for (let i = 0; i < bits.length; i++) out[i] = t[bits[i]!]!;
   return out;
 }
