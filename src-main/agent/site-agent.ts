@@ -210,6 +210,7 @@ export class SiteAgent extends EventEmitter<{ event: [SiteEvent] }> {
       loadBase: () => this.loadBase(),
       trainer: () => (this.trainer ??= startTrainer()),
       maskEngine: nativeMaskEngine(),
+      encoderDir: this.paths.encoders,
       ...(this.options.threads ? { threads: this.options.threads } : {}),
     });
     federation.on('event', (event) => {
