@@ -48,9 +48,15 @@ const isProgressFor =
 export class SiteDataService {
   constructor(private readonly store: RemoteSiteStore) {}
 
-  /** Opens a store worker of its own for `databasePath` (CLI, tests); `close` ends the worker. */
-  static async open(databasePath: string): Promise<SiteDataService & { close(): Promise<void> }> {
-    const handle = await openSiteStoreWorker(databasePath);
+  /**
+   * Opens a store worker of its own for `databasePath` (CLI, tests); `close` ends the worker. With
+   * `encoderDir`, imports also compute image features (see SiteStore).
+   */
+  static async open(
+    databasePath: string,
+    options: { encoderDir?: string } = {},
+  ): Promise<SiteDataService & { close(): Promise<void> }> {
+    const handle = await openSiteStoreWorker(databasePath, options);
     const service = new SiteDataService(handle) as SiteDataService & { close(): Promise<void> };
     service.close = () => handle.close();
     return service;

@@ -7,6 +7,7 @@ import { ImageEncoder, encoderKey, readEncoderFile } from '../../core/ml/encoder
 import { MOBILENET_V2_SPEC } from '../../core/ml/encoder/spec.js';
 import { SiteDataService } from '../data/site-data-service.js';
 import { SiteStore } from './site-store.js';
+import { jpegBytes, writeFile } from '../importers/testing/fixtures.js';
 
 const SYNTH = { preset: 'general', n: 12, seed: 5 } as const;
 
@@ -72,6 +73,49 @@ describe('frozen image-feature cache', () => {
     expect(emitting.cachedFeatures(keys, encoderKey({ ...MOBILENET_V2_SPEC, inputSize: 192 })).size).toBe(0);
     await encoder.release();
     emitting.close();
+  });
+
+  it('computes features at import from the source at 224², and a re-import finds them', async () => {
+    const data = join(dir, 'csv');
+    writeFile(join(data, 'a.jpg'), await jpegBytes(41, 300, 260));
+    writeFile(join(data, 'b.jpg'), await jpegBytes(42, 200, 320));
+    const csv = writeFile(
+      join(data, 'qa.csv'),
+      [
+        'image,question,answer,answer_type,split',
+        'a.jpg,Ok?,yes,closed,train',
+        'b.jpg,Left?,no,closed,train',
+      ].join('\n'),
+    );
+    const events: { type: string; phase: string; done: number; total: number }[] = [];
+    const store = new SiteStore(join(dir, 'c.db'), { encoderDir, emit: (e) => events.push(e as never) });
+    const summary = await store.importDataset({ format: 'csv', path: csv }, 'i');
+    expect(summary.images.added).toBe(2);
+    const phases = events.map((e) => e.phase).filter((p, i, all) => p !== all[i - 1]);
+    expect(phases.slice(-2)).toEqual(['features', 'done']);
+    expect(events.filter((e) => e.phase === 'features').at(-1)).toMatchObject({ done: 2, total: 2 });
+
+    const keys = [...new Set(store.trainingData().records.map((r) => r.imageKey))];
+    const rows = store.db.prepare('SELECT source FROM image_features').all() as { source: string }[];
+    expect(rows.map((r) => r.source)).toEqual(['import', 'import']);
+    // Taken from the source, not from the stored 128² pixels: the two differ.
+    const atImport = store.cachedFeatures(keys, encoderKey(MOBILENET_V2_SPEC)).get(keys[0]!)!.values[1]!;
+    const encoder = await ImageEncoder.open(
+      readEncoderFile(encoderDir, MOBILENET_V2_SPEC),
+      MOBILENET_V2_SPEC,
+    );
+    const fromStored = (await extractFeatures(encoder, [store.trainingData().images.get(keys[0]!)!]))[0]![1]!;
+    expect(Math.max(...atImport.map((v, i) => Math.abs(v - fromStored[i]!)))).toBeGreaterThan(0.01);
+    await encoder.release();
+
+    expect(await store.fillFeatures({ spec: MOBILENET_V2_SPEC, encoderDir })).toMatchObject({
+      computed: 0,
+      cached: 2,
+    });
+    const again = await store.importDataset({ format: 'csv', path: csv });
+    expect(again.images).toMatchObject({ added: 0, existing: 2 });
+    expect(store.features.count(encoderKey(MOBILENET_V2_SPEC))).toBe(2);
+    store.close();
   });
 
   it('serves featuresFor through the store worker, with progress, and names unknown images', async () => {

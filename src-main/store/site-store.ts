@@ -2,9 +2,10 @@ import { readSetting, writeSetting } from '../../core/store/settings.node.js';
 import { openDatabase, type SqliteDatabase } from '../../core/store/sqlite.node.js';
 import { synthRadRequestSchema, type SynthRadRequest } from '../../core/data/site-data-api.js';
 import type { ImportProgress, ImportSummary } from '../importers/types.js';
+import type { RunOptions } from '../importers/run-import.js';
 import { siteMigrations } from './migrations.js';
 import type { FeatureOutput, ImageEncoder } from '../../core/ml/encoder/image-encoder.node.js';
-import { encoderSpecSchema, type EncoderSpec } from '../../core/ml/encoder/spec.js';
+import { MOBILENET_V2_SPEC, encoderSpecSchema, type EncoderSpec } from '../../core/ml/encoder/spec.js';
 import { FeatureCache, type CachedFeatures } from './feature-cache.js';
 import {
   FederationData,
@@ -71,12 +72,14 @@ export class SiteStore {
   readonly features: FeatureCache;
   private readonly encoders = new Map<string, Promise<ImageEncoder>>();
   private readonly emit: (event: unknown) => void;
+  /** Where image encoders live; when set, imports compute the default encoder's features from the source. */
+  private readonly encoderDir: string | undefined;
   private importQueue: Promise<unknown> = Promise.resolve();
   private readonly runningImports = new Map<string, AbortController>();
 
   constructor(
     readonly path: string,
-    options: { emit?: (event: unknown) => void } = {},
+    options: { emit?: (event: unknown) => void; encoderDir?: string } = {},
   ) {
     // Owner-only file modes (database, -wal, -shm) are set by openDatabase.
     this.db = openDatabase(path, siteMigrations);
@@ -84,6 +87,7 @@ export class SiteStore {
     this.federation = new FederationData(this.db);
     this.features = new FeatureCache(this.db);
     this.emit = options.emit ?? (() => {});
+    this.encoderDir = options.encoderDir;
   }
 
   // ---- site data (src-main/importers, src-main/data/site-data-service.ts) ----
@@ -95,7 +99,7 @@ export class SiteStore {
   importDataset(request: unknown, token = ''): Promise<ImportSummary> {
     return this.queueImport(token, async (signal, onProgress) => {
       const { runImport } = await import('../importers/run-import.js');
-      return runImport(this.data, request, { signal, onProgress });
+      return runImport(this.data, request, { signal, onProgress, ...this.importFeatures(signal) });
     });
   }
 
@@ -217,6 +221,40 @@ export class SiteStore {
         ms: Date.now() - started,
       };
     });
+  }
+
+  /**
+   * Features at import for the embedded encoder, from each new image's source decoded at the encoder's
+   * input size: sharper than the stored 128² pixels, and computed while the image is at hand.
+   */
+  private importFeatures(signal: AbortSignal): Pick<RunOptions, 'features'> {
+    const encoderDir = this.encoderDir;
+    if (encoderDir === undefined) return {};
+    const spec = MOBILENET_V2_SPEC;
+    return {
+      features: {
+        size: spec.inputSize,
+        save: async (images, onProgress) => {
+          const { extractFeatures } = await import('../../core/ml/encoder/extract.node.js');
+          const encoder = await this.encoder({ spec, encoderDir });
+          const size = spec.inputSize;
+          const values = await extractFeatures(
+            encoder,
+            images.map((i) => ({ width: size, height: size, pixels: i.pixels })),
+            { signal, onProgress },
+          );
+          this.features.put(
+            images.map((image, i) => ({
+              imageKey: image.imageKey,
+              encoderKey: encoder.key,
+              source: 'import' as const,
+              outputs: encoder.outputs,
+              values: values[i]!,
+            })),
+          );
+        },
+      },
+    };
   }
 
   /** Cached features of these images (content-hash keys) for an encoder key; missing ones are absent. */
