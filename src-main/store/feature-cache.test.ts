@@ -132,8 +132,13 @@ describe('frozen image-feature cache', () => {
     expect(progress.at(-1)).toBe(keys.length);
     expect(features.byImage.size).toBe(keys.length);
     expect(features.byImage.get(keys[0]!)!.map((v) => v.length)).toEqual([7 * 7 * 1280, 14 * 14 * 96]);
-    const cachedOnly = await service.featuresFor(keys.slice(0, 1), MOBILENET_V2_SPEC, { encoderDir });
+    const cachedOnly = await service.featuresFor(keys.slice(0, 1), MOBILENET_V2_SPEC, {
+      encoderDir,
+      outputs: ['block_10_project_BN'],
+    });
     expect(cachedOnly.computed).toBe(0);
+    expect(cachedOnly.outputs).toEqual([{ name: 'block_10_project_BN', shape: [14, 14, 96] }]);
+    expect(cachedOnly.byImage.get(keys[0]!)).toEqual([features.byImage.get(keys[0]!)![1]]);
     await expect(service.featuresFor(['00'.repeat(32)], MOBILENET_V2_SPEC, { encoderDir })).rejects.toThrow(
       /image 000000000000… is not in the site store/,
     );

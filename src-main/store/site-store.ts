@@ -258,8 +258,8 @@ export class SiteStore {
   }
 
   /** Cached features of these images (content-hash keys) for an encoder key; missing ones are absent. */
-  cachedFeatures(imageKeys: string[], encoderKey: string): Map<string, CachedFeatures> {
-    return this.features.get(imageKeys, encoderKey);
+  cachedFeatures(imageKeys: string[], encoderKey: string, outputs?: string[]): Map<string, CachedFeatures> {
+    return this.features.get(imageKeys, encoderKey, outputs);
   }
 
   /** One session per encoder, opened on first use and kept while the store is open. */
