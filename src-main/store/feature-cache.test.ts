@@ -118,6 +118,22 @@ describe('frozen image-feature cache', () => {
     store.close();
   });
 
+  it('keeps an import whose features cannot be computed, and says they will come later', async () => {
+    const data = join(dir, 'csv2');
+    writeFile(join(data, 'a.jpg'), await jpegBytes(43));
+    const csv = writeFile(join(data, 'qa.csv'), 'image,question,answer\na.jpg,Ok?,yes\n');
+    // A file where the encoder directory should be: the converted encoder cannot be written.
+    const notADir = writeFile(join(dir, 'not-a-dir'), 'x');
+    const store = new SiteStore(join(dir, 'd.db'), { encoderDir: notADir });
+    const summary = await store.importDataset({ format: 'csv', path: csv });
+    expect(summary.images.added).toBe(1);
+    expect(summary.notes.at(-1)).toMatch(
+      /^image features were not computed at import \(.*\); they will be computed from the stored images before training$/,
+    );
+    expect(store.features.count(encoderKey(MOBILENET_V2_SPEC))).toBe(0);
+    store.close();
+  });
+
   it('serves featuresFor through the store worker, with progress, and names unknown images', async () => {
     const service = await SiteDataService.open(join(dir, 'b.db'));
     await service.generateSynthRad({ ...SYNTH, n: 4 });
