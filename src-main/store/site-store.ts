@@ -1,4 +1,5 @@
 import { readSetting, writeSetting } from '../../core/store/settings.node.js';
+import { canonicalJson } from '../../core/util/canonical-json.js';
 import { openDatabase, type SqliteDatabase } from '../../core/store/sqlite.node.js';
 import { synthRadRequestSchema, type SynthRadRequest } from '../../core/data/site-data-api.js';
 import type { ImportProgress, ImportSummary } from '../importers/types.js';
@@ -175,7 +176,7 @@ export class SiteStore {
     });
   }
 
-  // ---- frozen image features (src-main/data/image-features.ts) ----
+  // ---- frozen image features (SiteDataService.featuresFor, and imports) ----
 
   /**
    * Encodes the stored images that have no cached features for `request.spec` yet (from their stored
@@ -262,20 +263,22 @@ export class SiteStore {
     return this.features.get(imageKeys, encoderKey, outputs);
   }
 
-  /** One session per encoder, opened on first use and kept while the store is open. */
+  /** One session per encoder spec, opened on first use and kept while the store is open. */
   private encoder(
     request: Pick<FillFeaturesRequest, 'spec' | 'encoderDir' | 'threads'>,
   ): Promise<ImageEncoder> {
     const parsed = encoderSpecSchema.parse(request.spec);
-    let encoder = this.encoders.get(parsed.sha256);
+    // By the whole spec: one file read with another normalisation or outputs is another encoder.
+    const key = canonicalJson(parsed);
+    let encoder = this.encoders.get(key);
     if (!encoder) {
       encoder = (async () => {
         const { ImageEncoder, readEncoderFile } = await import('../../core/ml/encoder/image-encoder.node.js');
         const bytes = readEncoderFile(request.encoderDir, parsed);
         return ImageEncoder.open(bytes, parsed, { threads: request.threads ?? 1 });
       })();
-      encoder.catch(() => this.encoders.delete(parsed.sha256));
-      this.encoders.set(parsed.sha256, encoder);
+      encoder.catch(() => this.encoders.delete(key));
+      this.encoders.set(key, encoder);
     }
     return encoder;
   }
