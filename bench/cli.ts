@@ -15,6 +15,11 @@ const commands: Record<string, CommandEntry> = {
     summary: 'language-model LoRA training tokens/s against PyTorch, generation tokens/s, peak RSS',
     load: () => import('./lm.js'),
   },
+  'bench encoder': {
+    summary:
+      'image encoder: MobileNetV2 conversion time, VQA-RAD feature extraction (decode vs encoder), site cache',
+    load: () => import('./encoder.js'),
+  },
   'bench train': {
     summary: 'training step time, throughput and memory, side by side with PyTorch',
     load: () => import('./train.js'),

@@ -1,6 +1,10 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encodeKey, generateIdentity, type IdentityKeyPair } from '../../core/crypto/identity.js';
 import { defaultBaseModelDir, loadBaseModel } from '../../core/ml/base-model.node.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MOBILENET_V2_SPEC } from '../../core/ml/encoder/spec.js';
 import { configHash } from '../../core/protocol/federation.js';
 import { PARTICIPATION_SETTING } from './federation-client.js';
 import { TestCoordinator } from './test-coordinator.js';
@@ -126,6 +130,26 @@ describe('the site checks every global version before using it', () => {
       .poll(() => connection.sent.find((m) => m.type === 'round-join'))
       .toMatchObject({ accept: false, reason: 'the global version failed verification at this site' });
     expect(client.refusal?.message).toMatch(/not signed/);
+  });
+
+  it('declines a round whose federation names an image encoder this site does not have', async () => {
+    const encoderDir = mkdtempSync(join(tmpdir(), 'cohort-fc-encoders-'));
+    const { connection } = await coordinator.site({
+      id: 'site-a',
+      participate: true,
+      trainer: pendingTrainer(),
+      encoderDir,
+    });
+    const encoder = { ...MOBILENET_V2_SPEC, sha256: 'c'.repeat(64), inputSize: 384 };
+    const config = coordinator.config({ encoder });
+    await coordinator.pin(config);
+    connection.deliver(coordinator.roundOpen(await coordinator.version(config), ['site-a'], {}));
+    await expect
+      .poll(() => connection.sent.find((m) => m.type === 'round-join'))
+      .toMatchObject({
+        accept: false,
+        reason: 'this site does not have the image encoder cccccccccccc… the federation names',
+      });
   });
 
   it('declines rounds while the operator has participation off', async () => {

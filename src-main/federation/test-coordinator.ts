@@ -113,6 +113,8 @@ export interface TestSiteOptions {
   /** SynthRad questions to import, so local training has examples (weight > 0). */
   questions?: number;
   participate?: boolean;
+  /** Where this site keeps image encoders (the agent's); unset = no encoder checks. */
+  encoderDir?: string;
 }
 
 /** The harness: one coordinator identity, the base model, and the sites it opened. */
@@ -170,6 +172,7 @@ export class TestCoordinator {
           open: { n: 1, correct: 1 },
           lossSum: 1.5,
         }),
+      ...(options.encoderDir ? { encoderDir: options.encoderDir } : {}),
     });
     if (options.participate !== false)
       await store.remote.setSetting(PARTICIPATION_SETTING, {

@@ -1,10 +1,15 @@
 import { readSetting, writeSetting } from '../../core/store/settings.node.js';
+import { canonicalJson } from '../../core/util/canonical-json.js';
 import { openDatabase, type SqliteDatabase } from '../../core/store/sqlite.node.js';
 import { synthRadRequestSchema, type SynthRadRequest } from '../../core/data/site-data-api.js';
 import type { ImportProgress, ImportSummary } from '../importers/types.js';
 import { sitePolicySchema, type SitePolicy } from '../../core/site-api/contract.js';
 import { DEFAULT_SITE_POLICY } from '../federation/security-policy.js';
+import type { RunOptions } from '../importers/run-import.js';
 import { siteMigrations } from './migrations.js';
+import type { FeatureOutput, ImageEncoder } from '../../core/ml/encoder/image-encoder.node.js';
+import { MOBILENET_V2_SPEC, encoderSpecSchema, type EncoderSpec } from '../../core/ml/encoder/spec.js';
+import { FeatureCache, type CachedFeatures } from './feature-cache.js';
 import {
   SecurityData,
   type DeclineRow,
@@ -31,6 +36,32 @@ import {
   type TrainingDataQuery,
 } from './site-data.js';
 
+/** Progress of filling the feature cache (images encoded so far), sent like import progress. */
+export interface FeatureProgressEvent {
+  type: 'feature-progress';
+  token: string;
+  done: number;
+  total: number;
+}
+
+export interface FillFeaturesRequest {
+  spec: EncoderSpec;
+  /** Where encoder files live (`<dir>/<sha256>.onnx`); the default is converted there when missing. */
+  encoderDir: string;
+  /** Only these images (content-hash keys); every stored image when absent. */
+  imageKeys?: string[];
+  threads?: number;
+}
+
+export interface FillFeaturesSummary {
+  encoderKey: string;
+  outputs: FeatureOutput[];
+  /** Images encoded now, and images whose features were already cached. */
+  computed: number;
+  cached: number;
+  ms: number;
+}
+
 /** Progress of a running import, sent from the store worker to whoever started it (by token). */
 export interface ImportProgressEvent extends ImportProgress {
   type: 'import-progress';
@@ -49,20 +80,27 @@ export class SiteStore {
   readonly federation: FederationData;
   /** Security policy, pinned and pending configurations, declines, contributed versions (migration 4). */
   readonly security: SecurityData;
+  /** Frozen image-encoder features per image (migration 5). */
+  readonly features: FeatureCache;
+  private readonly encoders = new Map<string, Promise<ImageEncoder>>();
   private readonly emit: (event: unknown) => void;
+  /** Where image encoders live; when set, imports compute the default encoder's features from the source. */
+  private readonly encoderDir: string | undefined;
   private importQueue: Promise<unknown> = Promise.resolve();
   private readonly runningImports = new Map<string, AbortController>();
 
   constructor(
     readonly path: string,
-    options: { emit?: (event: unknown) => void } = {},
+    options: { emit?: (event: unknown) => void; encoderDir?: string } = {},
   ) {
     // Owner-only file modes (database, -wal, -shm) are set by openDatabase.
     this.db = openDatabase(path, siteMigrations);
     this.data = new SiteData(this.db);
     this.federation = new FederationData(this.db);
     this.security = new SecurityData(this.db);
+    this.features = new FeatureCache(this.db);
     this.emit = options.emit ?? (() => {});
+    this.encoderDir = options.encoderDir;
   }
 
   // ---- site data (src-main/importers, src-main/data/site-data-service.ts) ----
@@ -74,7 +112,7 @@ export class SiteStore {
   importDataset(request: unknown, token = ''): Promise<ImportSummary> {
     return this.queueImport(token, async (signal, onProgress) => {
       const { runImport } = await import('../importers/run-import.js');
-      return runImport(this.data, request, { signal, onProgress });
+      return runImport(this.data, request, { signal, onProgress, ...this.importFeatures(signal) });
     });
   }
 
@@ -148,6 +186,113 @@ export class SiteStore {
     return result.finally(() => {
       if (this.runningImports.get(token) === controller) this.runningImports.delete(token);
     });
+  }
+
+  // ---- frozen image features (SiteDataService.featuresFor, and imports) ----
+
+  /**
+   * Encodes the stored images that have no cached features for `request.spec` yet (from their stored
+   * pixels) and caches them. Queued with the imports, so it never races one. Progress goes out as
+   * FeatureProgressEvents tagged `token`.
+   */
+  fillFeatures(request: FillFeaturesRequest, token = ''): Promise<FillFeaturesSummary> {
+    return this.queueImport(token, async (signal) => {
+      const started = Date.now();
+      // Loaded on first use: onnxruntime and sharp need not load with every store.
+      const { extractFeatures } = await import('../../core/ml/encoder/extract.node.js');
+      const encoder = await this.encoder(request);
+      const missing = this.features.missing(encoder.key, request.imageKeys);
+      const wanted = request.imageKeys ? new Set(request.imageKeys).size : this.data.counts().images;
+      let last = 0;
+      const values = await extractFeatures(
+        encoder,
+        missing.map((m) => ({ width: m.size, height: m.size, pixels: m.pixels })),
+        {
+          signal,
+          onProgress: (done, total) => {
+            const now = Date.now();
+            if (done !== total && done !== 0 && now - last < 50) return;
+            last = now;
+            this.emit({ type: 'feature-progress', token, done, total } satisfies FeatureProgressEvent);
+          },
+        },
+      );
+      this.features.put(
+        missing.map((m, i) => ({
+          imageKey: m.imageKey,
+          encoderKey: encoder.key,
+          source: 'stored' as const,
+          outputs: encoder.outputs,
+          values: values[i]!,
+        })),
+      );
+      return {
+        encoderKey: encoder.key,
+        outputs: encoder.outputs,
+        computed: missing.length,
+        cached: wanted - missing.length,
+        ms: Date.now() - started,
+      };
+    });
+  }
+
+  /**
+   * Features at import for the embedded encoder, from each new image's source decoded at the encoder's
+   * input size: sharper than the stored 128² pixels, and computed while the image is at hand.
+   */
+  private importFeatures(signal: AbortSignal): Pick<RunOptions, 'features'> {
+    const encoderDir = this.encoderDir;
+    if (encoderDir === undefined) return {};
+    const spec = MOBILENET_V2_SPEC;
+    return {
+      features: {
+        size: spec.inputSize,
+        save: async (images, onProgress) => {
+          const { extractFeatures } = await import('../../core/ml/encoder/extract.node.js');
+          const encoder = await this.encoder({ spec, encoderDir });
+          const size = spec.inputSize;
+          const values = await extractFeatures(
+            encoder,
+            images.map((i) => ({ width: size, height: size, pixels: i.pixels })),
+            { signal, onProgress },
+          );
+          this.features.put(
+            images.map((image, i) => ({
+              imageKey: image.imageKey,
+              encoderKey: encoder.key,
+              source: 'import' as const,
+              outputs: encoder.outputs,
+              values: values[i]!,
+            })),
+          );
+        },
+      },
+    };
+  }
+
+  /** Cached features of these images (content-hash keys) for an encoder key; missing ones are absent. */
+  cachedFeatures(imageKeys: string[], encoderKey: string, outputs?: string[]): Map<string, CachedFeatures> {
+    return this.features.get(imageKeys, encoderKey, outputs);
+  }
+
+  /** One session per encoder spec, opened on first use and kept while the store is open. */
+  private encoder(
+    request: Pick<FillFeaturesRequest, 'spec' | 'encoderDir' | 'threads'>,
+  ): Promise<ImageEncoder> {
+    const parsed = encoderSpecSchema.parse(request.spec);
+    // By the whole spec: one file read with another normalisation or outputs is another encoder.
+    const key = canonicalJson(parsed);
+    let encoder = this.encoders.get(key);
+    if (!encoder) {
+      encoder = (async () => {
+        const { ImageEncoder, readEncoderFile } = await import('../../core/ml/encoder/image-encoder.node.js');
+        const bytes = readEncoderFile(request.encoderDir, parsed);
+        return ImageEncoder.open(bytes, parsed, { threads: request.threads ?? 1 });
+      })();
+      encoder.catch(() => this.encoders.delete(key));
+      this.encoders.set(key, encoder);
+    }
+    return encoder;
   }
 
   listRecords(query: RecordQuery = {}): { total: number; rows: RecordRow[] } {
@@ -291,6 +436,7 @@ export class SiteStore {
   }
 
   close(): void {
+    for (const encoder of this.encoders.values()) void encoder.then((e) => e.release()).catch(() => {});
     this.db.close();
   }
 }
