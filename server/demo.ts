@@ -1,4 +1,5 @@
 import { accessSync, constants, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { isSiteRoundOutcome } from '../core/protocol/round-vocabulary.js';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseCommandArgs, parseIntegerOption } from '../core/cli/args.node.js';
@@ -497,7 +498,8 @@ async function runOnce(
   }
 }
 
-const isFinalPhase = (phase: unknown) => ['completed', 'dropped', 'aborted', 'left'].includes(String(phase));
+/** The round is over for a site once it reports an outcome (core/protocol/round-vocabulary.ts). */
+const isFinalPhase = (phase: unknown) => typeof phase === 'string' && isSiteRoundOutcome(phase);
 
 function step(message: string): void {
   console.log(`• ${message}`);

@@ -1,3 +1,9 @@
+import type {
+  SiteRoundOutcome,
+  SiteRoundPhase,
+  SiteRoundStep,
+  SiteUpload,
+} from '../core/protocol/round-vocabulary.js';
 /**
  * What a federated round's phase (as the site's federation client reports it) means for the operator:
  * which of the round's steps it is in, in words, and whether the round is over for this site.
@@ -11,44 +17,49 @@ export const ROUND_STEPS = [
   'Finished',
 ] as const;
 
-export type RoundOutcome = 'completed' | 'dropped' | 'aborted' | 'left' | 'declined';
-
 export interface RoundPhaseView {
   /** Index into ROUND_STEPS. */
   step: number;
   label: string;
-  outcome: RoundOutcome | null;
+  outcome: SiteRoundOutcome | null;
   /** The outcome is good news (completed) or not (the rest); null while running. */
   tone: 'running' | 'ok' | 'warn' | 'bad';
 }
 
-const SECAGG_MESSAGES: Record<string, string> = {
+const UPLOADS: Record<SiteUpload, string> = {
   advertise: 'sent this round’s public keys',
+  reveal: 'revealed its share of the neighbourhood graph’s randomness',
   'share-keys': 'sent encrypted key shares to the other sites',
   'masked-input': 'sent the masked update',
   consistency: 'signed the list of sites still in the round',
   unmask: 'sent key shares so the sum can be unmasked',
+  'plain-update': 'sent its update unmasked (secure aggregation switched off at this site)',
 };
 
-const OUTCOMES: Record<RoundOutcome, { label: string; tone: RoundPhaseView['tone'] }> = {
+const OUTCOMES: Record<SiteRoundOutcome, { label: string; tone: RoundPhaseView['tone'] }> = {
   completed: { label: 'Round completed: a new global version was published', tone: 'ok' },
   dropped: { label: 'Round completed without this site’s update (it arrived too late)', tone: 'warn' },
   aborted: { label: 'Round aborted by the coordinator', tone: 'warn' },
   left: { label: 'This site left the round', tone: 'bad' },
   declined: { label: 'This site declined the round', tone: 'warn' },
+  interrupted: {
+    label: 'Round interrupted: the connection to the coordinator was lost; the next round starts afresh',
+    tone: 'warn',
+  },
 };
 
-export function describeRoundPhase(phase: string): RoundPhaseView {
-  if (phase in OUTCOMES) {
-    const outcome = phase as RoundOutcome;
+/** What a round phase means for the operator. Exhaustive: a phase nobody renders does not compile. */
+export function describeRoundPhase(phase: SiteRoundPhase): RoundPhaseView {
+  if (Object.hasOwn(OUTCOMES, phase)) {
+    const outcome = phase as SiteRoundOutcome;
     return { step: ROUND_STEPS.length - 1, outcome, ...OUTCOMES[outcome] };
   }
   if (phase.startsWith('secagg:')) {
-    const message = phase.slice('secagg:'.length);
-    const what = SECAGG_MESSAGES[message] ?? `sent '${message}'`;
-    return { step: 3, label: `Secure aggregation: ${what}`, outcome: null, tone: 'running' };
+    const upload = phase.slice('secagg:'.length) as SiteUpload;
+    return { step: 3, label: `Secure aggregation: ${UPLOADS[upload]}`, outcome: null, tone: 'running' };
   }
-  switch (phase) {
+  const step = phase as SiteRoundStep;
+  switch (step) {
     case 'joined':
       return { step: 0, label: 'Joined the round; preparing local data', outcome: null, tone: 'running' };
     case 'evaluate':
@@ -79,8 +90,6 @@ export function describeRoundPhase(phase: string): RoundPhaseView {
         outcome: null,
         tone: 'running',
       };
-    default:
-      return { step: 0, label: phase, outcome: null, tone: 'running' };
   }
 }
 

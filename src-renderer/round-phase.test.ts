@@ -1,6 +1,28 @@
 import { describe, expect, it } from 'vitest';
 import { formatBytes, formatDuration, formatPercent, fraction, pageRange, shortHash } from './format.dom.js';
+import type { SiteRoundOutcome, SiteUpload } from '../core/protocol/round-vocabulary.js';
 import { ROUND_STEPS, describeRoundPhase, localRoundFigures } from './round-phase.dom.js';
+
+// Written out (and checked against the vocabulary by the compiler): a new outcome or upload fails here.
+const OUTCOME_SET: Record<SiteRoundOutcome, true> = {
+  completed: true,
+  dropped: true,
+  aborted: true,
+  left: true,
+  declined: true,
+  interrupted: true,
+};
+const OUTCOMES = Object.keys(OUTCOME_SET) as SiteRoundOutcome[];
+const UPLOAD_SET: Record<SiteUpload, true> = {
+  advertise: true,
+  reveal: true,
+  'share-keys': true,
+  'masked-input': true,
+  consistency: true,
+  unmask: true,
+  'plain-update': true,
+};
+const UPLOADS = Object.keys(UPLOAD_SET) as SiteUpload[];
 
 describe('round phases', () => {
   it('places every phase the federation client reports on the right step', () => {
@@ -16,11 +38,21 @@ describe('round phases', () => {
       tone: 'running',
     });
     expect(describeRoundPhase('secagg:masked-input').label).toContain('masked update');
-    expect(describeRoundPhase('secagg:something-new').label).toContain('something-new');
-    for (const outcome of ['completed', 'dropped', 'aborted', 'left', 'declined'])
+    for (const outcome of OUTCOMES)
       expect(describeRoundPhase(outcome)).toMatchObject({ step: ROUND_STEPS.length - 1, outcome });
+    for (const upload of UPLOADS)
+      expect(describeRoundPhase(`secagg:${upload}`).label).toMatch(/^Secure aggregation: [a-z]/);
     expect(describeRoundPhase('completed').tone).toBe('ok');
     expect(describeRoundPhase('left').tone).toBe('bad');
+  });
+
+  it('ends the live round card when the connection drops mid-round (interrupted), instead of running forever', () => {
+    expect(describeRoundPhase('interrupted')).toMatchObject({
+      step: ROUND_STEPS.length - 1,
+      outcome: 'interrupted',
+      tone: 'warn',
+    });
+    expect(describeRoundPhase('interrupted').label).toMatch(/connection to the coordinator was lost/);
   });
 
   it('reads a round row’s own figures defensively', () => {

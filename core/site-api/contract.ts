@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { siteRoundPhaseSchema, siteRoundStatusSchema } from '../protocol/round-vocabulary.js';
 import {
   dataCountsSchema,
   imagePageSchema,
@@ -159,8 +160,7 @@ export const federationEventSchema = z.discriminatedUnion('type', [
     type: z.literal('round'),
     federationId: z.string(),
     round: z.number(),
-    /** joined, declined, evaluate, train, trained, secagg:<message>, completed, dropped, aborted, left */
-    phase: z.string(),
+    phase: siteRoundPhaseSchema,
     detail: z.string().nullable(),
     progress: progressSchema.optional(),
     timings: z.record(z.string(), z.number()).optional(),
@@ -177,7 +177,7 @@ export type FederationEvent = z.infer<typeof federationEventSchema>;
 
 const localRoundSchema = z.object({
   round: z.number(),
-  status: z.string(),
+  status: siteRoundStatusSchema,
   reason: z.string().nullable(),
   startedAt: z.string(),
   finishedAt: z.string().nullable(),

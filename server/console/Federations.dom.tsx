@@ -14,6 +14,7 @@ const PLAIN_STAGES = ['join', 'plain-update'];
 const STAGE_NAMES: Record<string, string> = {
   join: 'Join & local training',
   advertise: 'Public keys',
+  reveal: 'Graph randomness',
   'share-keys': 'Key shares',
   'masked-input': 'Masked updates',
   consistency: 'Consistency check',

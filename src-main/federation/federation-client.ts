@@ -42,6 +42,7 @@ import type {
   ParticipationSettings,
   SitePolicy,
 } from '../../core/site-api/contract.js';
+import type { SiteRoundOutcome } from '../../core/protocol/round-vocabulary.js';
 import type { SiteDataService } from '../data/site-data-service.js';
 import type { RemoteSiteStore } from '../store/open-store.js';
 import type { EnrollmentState } from '../agent/site-data-dir.js';
@@ -848,7 +849,7 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
 
   private async closeRound(
     run: RoundRun,
-    status: string,
+    status: SiteRoundOutcome,
     reason: string | null,
     publishedVersion: number | null,
   ): Promise<void> {

@@ -1,3 +1,4 @@
+import type { SiteRoundStatus } from '../../core/protocol/round-vocabulary.js';
 import type { SqliteDatabase } from '../../core/store/sqlite.node.js';
 
 /**
@@ -76,7 +77,7 @@ export interface PersonalAdapterRow {
 export interface LocalRoundRow {
   federationId: string;
   round: number;
-  status: string;
+  status: SiteRoundStatus;
   reason: string | null;
   startedAt: string;
   finishedAt: string | null;

@@ -3,7 +3,11 @@ import type { FederationView } from '../../../core/site-api/contract.js';
 import { progressPoints } from './progress-points.dom.js';
 
 type Round = FederationView['federations'][number]['rounds'][number];
-const round = (n: number, details: Record<string, unknown>, status = 'completed'): Round => ({
+const round = (
+  n: number,
+  details: Record<string, unknown>,
+  status: Round['status'] = 'completed',
+): Round => ({
   round: n,
   status,
   reason: null,

@@ -1,3 +1,4 @@
+import type { SiteRoundStatus } from '../../../core/protocol/round-vocabulary.js';
 import { Fragment } from 'react';
 import type { FederationView } from '../../../core/site-api/contract.js';
 import {
@@ -24,12 +25,13 @@ const PART_NAMES: Record<string, string> = {
 
 const STRATEGY_NAMES: Record<string, string> = { fedavg: 'FedAvg', fedprox: 'FedProx', fedadam: 'FedAdam' };
 
-const OUTCOME_TONE: Record<string, string> = {
+const OUTCOME_TONE: Record<SiteRoundStatus, 'ok' | 'info' | 'warn' | 'bad'> = {
   completed: 'ok',
   running: 'info',
   dropped: 'warn',
   aborted: 'warn',
   left: 'bad',
+  declined: 'warn',
   interrupted: 'warn',
 };
 
