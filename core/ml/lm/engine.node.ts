@@ -152,8 +152,11 @@ export class LanguageModel {
   }
 
   /**
-   * Continues `prompt` one token at a time through the decode graph (one new token, `cache` past
-   * key/value slots as inputs), until an end-of-sequence token, `maxNewTokens`, or the cache is full.
+   * Continues `prompt` until an end-of-sequence token, `maxNewTokens`, or the cache is full. All but
+   * the last prompt token are read by one causal forward (prefill, its length rounded up to a power of
+   * two so that prompts of similar length share a graph; right padding cannot affect earlier positions)
+   * whose keys/values fill the cache; then the decode graph (one new token, `cache` past key/value slots
+   * as inputs) runs once per token.
    */
   async generate(prompt: number[], opts: GenerateOptions, lora?: LoraAdapter): Promise<GenerateResult> {
     if (prompt.length === 0) throw new Error('generation needs a non-empty prompt');
@@ -183,11 +186,44 @@ export class LanguageModel {
     const eos = new Set(opts.eosTokenIds ?? cfg.eosTokenIds);
     const rng = new Rng(opts.seed ?? 0);
     const loraFeeds = lora ? Object.fromEntries(lora.tensors) : {};
+    const copyPresents = (out: Record<string, Float32Array>, len: number, count: number, at: number) => {
+      for (let i = 0; i < cfg.layers; i++) {
+        for (const kind of ['key', 'value']) {
+          const present = out[`present_${kind}.${i}`]!;
+          const cacheBuf = past[`past_${kind}.${i}`]!;
+          for (let h = 0; h < KV; h++)
+            cacheBuf.set(present.subarray(h * len * hd, (h * len + count) * hd), (h * cache + at) * hd);
+        }
+      }
+    };
+    const read = Math.min(prompt.length - 1, cache);
+    if (read > 0) {
+      let bucket = 8;
+      while (bucket < read) bucket *= 2;
+      bucket = Math.min(bucket, cache);
+      const prefill = await this.graph({
+        mode: 'logits',
+        batch: 1,
+        seq: bucket,
+        presents: true,
+        ...(lora ? { lora: lora.spec } : {}),
+      });
+      const ids = new Int32Array(bucket).fill(prompt[0]!);
+      ids.set(prompt.slice(0, read));
+      const out = await prefill.compiled.run({
+        ...this.baseFeeds,
+        ...loraFeeds,
+        input_ids: ids,
+        ...this.positionFeeds(1, bucket, 0),
+      });
+      copyPresents(out, bucket, read, 0);
+      bias.fill(0, 0, read);
+    }
     const tokens: number[] = [];
-    let next = prompt[0]!;
+    let next = prompt[read]!;
     let stop: GenerateResult['stop'] = 'max_tokens';
     let decodeStart = 0;
-    for (let pos = 0; ; pos++) {
+    for (let pos = read; ; pos++) {
       if (pos >= cache) {
         stop = 'context';
         break;
@@ -201,14 +237,7 @@ export class LanguageModel {
         attn_bias: bias,
         ...this.positionFeeds(1, 1, pos),
       });
-      for (let i = 0; i < cfg.layers; i++) {
-        for (const kind of ['key', 'value']) {
-          const present = out[`present_${kind}.${i}`]!;
-          const cacheBuf = past[`past_${kind}.${i}`]!;
-          for (let h = 0; h < KV; h++)
-            cacheBuf.set(present.subarray(h * hd, (h + 1) * hd), (h * cache + pos) * hd);
-        }
-      }
+      copyPresents(out, 1, 1, pos);
       bias[pos] = 0;
       if (pos + 1 < prompt.length) {
         next = prompt[pos + 1]!;

@@ -28,6 +28,8 @@ export interface LmGraphOptions {
   seq: number;
   /** Key/value cache slots fed as inputs (decode graphs); 0 for a plain causal forward. */
   cache?: number;
+  /** Also output every layer's keys/values of the new tokens (always on with a cache): prefill. */
+  presents?: boolean;
   lora?: LoraSpec;
   /**
    * 'train' adds the masked causal-LM loss and gradients as outputs: of the LoRA tensors when `lora` is
@@ -121,7 +123,7 @@ export interface LmGraph {
  * - cache > 0: `past_key.<i>` / `past_value.<i>` [B,KV,L,headDim] and `attn_bias` [B,T,L+T]
  *   (0 or MASKED; the caller masks empty cache slots and future tokens);
  * - train: `target_index` int32 [B·T] (row·V + next token) and `target_weight` [B·T] (1/count, or 0).
- * Outputs: `logits` [B,T,V] (logits mode), `present_key.<i>` / `present_value.<i>` [B,KV,T,hd] (cache > 0),
+ * Outputs: `logits` [B,T,V] (logits mode), `present_key.<i>` / `present_value.<i>` [B,KV,T,hd] (cache > 0 or presents),
  * or `loss` and `grad:<lora tensor>` (train mode).
  */
 export function buildLmGraph(cfg: LmConfig, opts: LmGraphOptions): LmGraph {
@@ -187,8 +189,8 @@ export function buildLmGraph(cfg: LmConfig, opts: LmGraphOptions): LmGraph {
     q = g.transpose(g.mul(q, g.scalar(1 / Math.sqrt(hd))), [0, 2, 3, 1, 4]); // [B,KV,G,T,hd]
     k = g.transpose(k, [0, 2, 3, 1, 4]); // [B,KV,1,T,hd]
     let v = g.transpose(g.reshape(v2, [B, T, KV, 1, hd]), [0, 2, 3, 1, 4]);
+    if (L > 0 || opts.presents) presents.push([k, v]);
     if (L > 0) {
-      presents.push([k, v]);
       const pk = g.reshape(g.input(`past_key.${layer}`, 'float32', [B, KV, L, hd]), [B, KV, 1, L, hd]);
       const pv = g.reshape(g.input(`past_value.${layer}`, 'float32', [B, KV, L, hd]), [B, KV, 1, L, hd]);
       k = g.concat([pk, k], 3);
