@@ -74,7 +74,18 @@ describe('cohort server federation / rounds / export', () => {
     // Each site's operator approves the configuration by the hash the consortium circulates; the
     // first offer with exactly that hash is pinned (no site joins a configuration nobody approved).
     const { version } = JSON.parse(created.stdout) as { version: { configHash: string } };
-    federation.approve('cli-fed', version.configHash);
+    for (const { dataDir: siteDir } of federation.sites)
+      cohortOk(
+        'site',
+        'federation',
+        'approve',
+        '--data-dir',
+        siteDir,
+        '--federation',
+        'cli-fed',
+        '--hash',
+        version.configHash,
+      );
     const site = federation.sites[0]!.dataDir;
     const show = () =>
       JSON.parse(cohortOk('site', 'federation', 'show', '--data-dir', site, '--json')) as FederationSecurity;

@@ -16,7 +16,7 @@ describe('site failures', () => {
   it('a site killed during training or at any secure-aggregation stage is recovered, and catches up after restart', async () => {
     federation = await ProcessFederation.start(3);
     // t = 2 of 3 tolerates one drop; the sites' operators accept a strict majority for this test.
-    federation.setPolicy('--min-threshold', '1/2');
+    await federation.setPolicy({ minThreshold: { numerator: 1, denominator: 2 } });
     await federation.createFederation('resilient', { secure: { enabled: true, clipNorm: 1, threshold: 2 } });
     const victim = federation.sites[2]!;
     // Each phase is reported right after the site sent the message named (joined: its round-join, just
@@ -45,7 +45,7 @@ describe('site failures', () => {
   it('below the threshold a round aborts cleanly, and the next round runs', async () => {
     federation = await ProcessFederation.start(3);
     // t = 2 of 3 tolerates one drop; the sites' operators accept a strict majority for this test.
-    federation.setPolicy('--min-threshold', '1/2');
+    await federation.setPolicy({ minThreshold: { numerator: 1, denominator: 2 } });
     await federation.createFederation('fragile', { secure: { enabled: true, clipNorm: 1, threshold: 2 } });
     const [first, second] = federation.sites.slice(1);
     const killed = Promise.all([

@@ -4,7 +4,21 @@ import { SYNTHRAD_ANSWERS } from '../../core/data/synthrad.js';
 import type { FederationConfig } from '../../core/protocol/federation.js';
 import { AdminClient } from '../../server/admin-client.js';
 import type { RoundEvent, RoundOutcome } from '../../server/rounds/round-engine.js';
+import type { SitePolicy } from '../../core/site-api/contract.js';
+import { sitePaths } from '../../src-main/agent/site-data-dir.js';
+import { approvePendingConfig } from '../../src-main/federation/config-approval.js';
+import { SiteStore } from '../../src-main/store/site-store.js';
 import { freePort, tempDir } from './temp.js';
+
+/** Opens a site's store next to its running agent (SQLite WAL: both may), runs `use`, closes it. */
+async function withSiteStore<T>(site: ProcessSite, use: (store: SiteStore) => T | Promise<T>): Promise<T> {
+  const store = new SiteStore(sitePaths(site.dataDir).database);
+  try {
+    return await use(store);
+  } finally {
+    store.close();
+  }
+}
 
 const PRESETS = ['chest-clinic', 'neuro-center', 'abdominal-imaging', 'rural-xray'];
 
@@ -103,32 +117,23 @@ export class ProcessFederation {
         ...overrides,
       },
     });
-    this.approve(id, created.version.configHash);
+    await this.approve(id, created.version.configHash);
   }
 
   /**
    * Each site's operator approves the federation's configuration by the hash the consortium circulates
-   * (config pinning: the first offer with exactly that hash is pinned).
+   * (config pinning: the first offer with exactly that hash is pinned). In this process, on the site's
+   * store, as `cohort site federation approve` does (the command itself is tested in federation-cli).
    */
-  approve(id: string, configHash: string): void {
+  async approve(id: string, configHash: string): Promise<void> {
     for (const site of this.sites)
-      cohort(
-        'site',
-        'federation',
-        'approve',
-        '--data-dir',
-        site.dataDir,
-        '--federation',
-        id,
-        '--hash',
-        configHash,
-      );
+      await withSiteStore(site, (store) => approvePendingConfig(store, id, configHash));
   }
 
-  /** Changes every site's security policy (`cohort site federation policy` flags), as its operator would. */
-  setPolicy(...flags: string[]): void {
+  /** Changes every site's security policy, as its operator would (`cohort site federation policy`). */
+  async setPolicy(change: Partial<SitePolicy>): Promise<void> {
     for (const site of this.sites)
-      cohort('site', 'federation', 'policy', '--data-dir', site.dataDir, ...flags);
+      await withSiteStore(site, (store) => store.setSitePolicy({ ...store.sitePolicy(), ...change }));
   }
 
   /** Runs rounds through the admin API; `onEvent` sees each coordinator event as it happens. */
