@@ -11,6 +11,11 @@ const commands: Record<string, CommandEntry> = {
     summary: 'VQA-RAD import into a fresh site store: wall time, images/s, questions/s, database size',
     load: () => import('./import.js'),
   },
+  'bench connections': {
+    summary:
+      'one coordinator holding N site connections: its memory, and how fast an enrollment reaches them',
+    load: () => import('./connections.js'),
+  },
   'bench train': {
     summary: 'training step time, throughput and memory, side by side with PyTorch',
     load: () => import('./train.js'),

@@ -6,13 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { cohortBin } from '../core/cli/cohort-process.node.js';
 import { requestJson } from '../core/net/pinned-https.node.js';
 import { CLOSE_CODES, coordinatorMessageSchema, type RosterDelta } from '../core/protocol/session.js';
-import {
-  closed,
-  connectByHand,
-  coordinatorPin,
-  enrollByHand,
-  type HandDrivenSite,
-} from './chaos/hostile-client.js';
+import { closed } from './chaos/hostile-client.js';
+import { connectByHand, coordinatorPin, enrollByHand, type HandDrivenSite } from '../bench/hand-site.js';
 import { startProcess, stopProcesses } from './support/processes.js';
 import { freePort, tempDir } from './support/temp.js';
 
