@@ -20,6 +20,11 @@ const commands: Record<string, CommandEntry> = {
       'image encoder: MobileNetV2 conversion time, VQA-RAD feature extraction (decode vs encoder), site cache',
     load: () => import('./encoder.js'),
   },
+  'bench connections': {
+    summary:
+      'one coordinator holding N site connections: its memory, and how fast an enrollment reaches them',
+    load: () => import('./connections.js'),
+  },
   'bench train': {
     summary: 'training step time, throughput and memory, side by side with PyTorch',
     load: () => import('./train.js'),

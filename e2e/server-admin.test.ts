@@ -5,14 +5,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cohortBin } from '../core/cli/cohort-process.node.js';
 import { requestJson } from '../core/net/pinned-https.node.js';
-import { CLOSE_CODES, coordinatorMessageSchema } from '../core/protocol/session.js';
-import {
-  closed,
-  connectByHand,
-  coordinatorPin,
-  enrollByHand,
-  type HandDrivenSite,
-} from './chaos/hostile-client.js';
+import { CLOSE_CODES, coordinatorMessageSchema, type RosterDelta } from '../core/protocol/session.js';
+import { closed } from './chaos/hostile-client.js';
+import { connectByHand, coordinatorPin, enrollByHand, type HandDrivenSite } from '../bench/hand-site.js';
 import { startProcess, stopProcesses } from './support/processes.js';
 import { freePort, tempDir } from './support/temp.js';
 
@@ -128,11 +123,11 @@ describe('revocation and cancellation', () => {
     const staying = await enrollByHand(invite(dataDir, 'Staying Clinic'), pin);
     const revokedSocket = await connectByHand(url, pin, revoked);
     const stayingSocket = await connectByHand(url, pin, staying);
-    const rosters: string[][] = [];
+    const deltas: RosterDelta[] = [];
     stayingSocket.on('message', (data, isBinary) => {
       if (isBinary) return;
       const message = coordinatorMessageSchema.parse(JSON.parse(data.toString()));
-      if (message.type === 'roster') rosters.push(message.sites.map((site) => site.id));
+      if (message.type === 'roster-delta') deltas.push(message);
     });
 
     const started = Date.now();
@@ -146,7 +141,13 @@ describe('revocation and cancellation', () => {
     expect(refusal).toMatchObject({ code: CLOSE_CODES.unknownSite });
     console.log(`revoked site disconnected and its reconnection refused ${elapsed} ms after the revocation`);
     expect(elapsed).toBeLessThan(1000);
-    await expect.poll(() => rosters.at(-1)).toEqual([staying.siteId]);
+    // The other site is told only what changed: one removal, one version on.
+    await expect
+      .poll(() => deltas.at(-1)?.changes)
+      .toEqual([
+        { change: 'removed', site: expect.objectContaining({ id: revoked.siteId, name: 'Former Clinic' }) },
+      ]);
+    expect(deltas.at(-1)!.to).toBe(deltas.at(-1)!.from + 1);
 
     // Its key stays bound to the revoked site, even with a fresh invitation.
     const again = await enrollByHand(invite(dataDir, 'Former Clinic'), pin, revoked.identity).catch(

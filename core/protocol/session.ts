@@ -31,19 +31,33 @@ export const HELLO_FRAME_BYTES = 4 * 1024;
  */
 export const CONTROL_FRAME_BYTES = 1024 * 1024;
 
+const rosterSiteSchema = z.object({ id: z.string(), name: z.string(), identityPublicKey: z.string() });
+export type RosterSite = z.infer<typeof rosterSiteSchema>;
+
+/**
+ * The enrolled sites change one enrollment or revocation at a time; each change has the next roster
+ * version (1, 2, …). A site keeps the roster it has and its version, says that version in its hello, and
+ * gets only the changes after it: a broadcast per change costs the coordinator O(sites), not O(sites²).
+ */
+export const rosterDeltaSchema = z.object({
+  type: z.literal('roster-delta'),
+  /** The version the changes apply to; 0 means from an empty roster (a full roster, as after a reset). */
+  from: z.number().int().min(0),
+  to: z.number().int().min(0),
+  changes: z.array(z.object({ change: z.enum(['added', 'removed']), site: rosterSiteSchema })),
+});
+export type RosterDelta = z.infer<typeof rosterDeltaSchema>;
+
 export const coordinatorMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('challenge'), nonce: z.string().length(43), serverTime: z.string() }),
+  /** Authenticated. The roster is not in it: a `roster-delta` follows when the site's version is behind. */
   z.object({
     type: z.literal('welcome'),
     siteId: z.string(),
     coordinatorName: z.string(),
-    sites: z.array(z.object({ id: z.string(), name: z.string(), identityPublicKey: z.string() })),
+    rosterVersion: z.number().int().min(0),
   }),
-  /** The enrolled sites changed (a site enrolled or was revoked): the new list, as in the welcome. */
-  z.object({
-    type: z.literal('roster'),
-    sites: z.array(z.object({ id: z.string(), name: z.string(), identityPublicKey: z.string() })),
-  }),
+  rosterDeltaSchema,
 ]);
 export type CoordinatorMessage = z.infer<typeof coordinatorMessageSchema>;
 
@@ -53,6 +67,8 @@ export const siteMessageSchema = z.discriminatedUnion('type', [
     siteId: z.string().max(64),
     signature: z.string().length(86),
     software: z.string().max(100),
+    /** The roster version the site holds (0 or absent: none): what it asks to catch up from. */
+    rosterVersion: z.number().int().min(0).optional(),
   }),
 ]);
 export type SiteMessage = z.infer<typeof siteMessageSchema>;

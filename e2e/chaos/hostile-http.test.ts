@@ -4,7 +4,7 @@ import { connect, type ConnectionOptions } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { initCoordinator, inviteLink, startCoordinator, stopProcesses } from '../support/processes.js';
-import { connectByHand, coordinatorPin, enrollByHand } from './hostile-client.js';
+import { connectByHand, coordinatorPin, enrollByHand } from '../../bench/hand-site.js';
 import { recordChaos } from './report.js';
 
 // Hostile HTTP and WebSocket traffic from one loopback address (127.0.0.5) at a coordinator process;

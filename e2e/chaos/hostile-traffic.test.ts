@@ -1,16 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLOSE_CODES } from '../../core/protocol/session.js';
 import { initCoordinator, inviteLink, startCoordinator, stopProcesses } from '../support/processes.js';
-import {
-  auditRows,
-  closed,
-  connectByHand,
-  coordinatorPin,
-  enrollByHand,
-  floodEnrollment,
-  memoryOf,
-  sendOversizedFrame,
-} from './hostile-client.js';
+import { auditRows, closed, floodEnrollment, sendOversizedFrame } from './hostile-client.js';
+import { connectByHand, coordinatorPin, enrollByHand, memoryOf } from '../../bench/hand-site.js';
 import { recordChaos } from './report.js';
 
 // A real coordinator process on loopback, attacked the way the issue's probes did (issue 13).

@@ -160,19 +160,25 @@ export async function buildCoordinatorApp(
     }
   };
 
-  /** Tells every connected site the current list of enrolled sites (after an enrollment). */
-  const announceRoster = async () => {
-    try {
-      const sites = (await store.listSites()).filter((s) => !s.revokedAt);
-      const message = JSON.stringify({
-        type: 'roster',
-        sites: sites.map((s) => ({ id: s.id, name: s.name, identityPublicKey: s.identityPublicKey })),
-      } satisfies CoordinatorMessage);
-      for (const id of sessions.connectedIds()) sessions.get(id)?.socket.send(message);
-    } catch (error) {
-      console.error(`coordinator: could not announce the roster: ${(error as Error).message}`);
-    }
-  };
+  /** The roster version every connected site has been sent. */
+  let announcedVersion = await store.rosterVersion();
+  let announcing = Promise.resolve();
+  /**
+   * Tells every connected site what changed in the roster since the last announcement (after an
+   * enrollment or a revocation): one small message per site, serialised so versions go out in order.
+   */
+  const announceRoster = () =>
+    (announcing = announcing.then(async () => {
+      try {
+        const delta = await store.rosterDelta(announcedVersion);
+        if (delta.to === announcedVersion) return;
+        const message = JSON.stringify(delta satisfies CoordinatorMessage);
+        for (const id of sessions.connectedIds()) sessions.get(id)?.socket.send(message);
+        announcedVersion = delta.to;
+      } catch (error) {
+        console.error(`coordinator: could not announce the roster: ${(error as Error).message}`);
+      }
+    }));
 
   app.get('/v1/info', async () => ({
     name: config.name,
@@ -429,18 +435,18 @@ export async function buildCoordinatorApp(
         refusals.record('site-auth-failed', site.id, { reason: 'bad signature', remoteAddress });
         return socket.close(CLOSE_CODES.authFailed, 'signature verification failed');
       }
-      const roster = (await store.listSites()).filter((s) => !s.revokedAt);
-      // The welcome goes out before the session is registered: registering lets round traffic (catch-up
-      // versions, round invitations) flow, and a site accepts round frames only after its welcome.
-      send({
-        type: 'welcome',
-        siteId: site.id,
-        coordinatorName: config.name,
-        sites: roster.map((s) => ({ id: s.id, name: s.name, identityPublicKey: s.identityPublicKey })),
-      });
+      const since = hello.rosterVersion ?? 0;
+      const catchUp = await store.rosterDelta(since);
+      // The welcome (and the roster changes the site missed) go out before the session is registered:
+      // registering lets round traffic (catch-up versions, round invitations) flow, and a site accepts
+      // round frames only after its welcome, and judges a round's roster against the one it holds.
+      send({ type: 'welcome', siteId: site.id, coordinatorName: config.name, rosterVersion: catchUp.to });
+      if (catchUp.to !== since) send(catchUp);
       siteId = site.id;
       authenticated();
       sessions.add({ siteId, socket, connectedAt: new Date().toISOString(), remoteAddress });
+      // A change announced while the catch-up was read went to the sessions registered then, not this one.
+      if (announcedVersion > catchUp.to) send(await store.rosterDelta(catchUp.to));
       await store.audit('site-connected', siteId, { remoteAddress });
     };
     send({ type: 'challenge', nonce, serverTime: new Date().toISOString() });

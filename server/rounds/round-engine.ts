@@ -528,7 +528,9 @@ export class RoundEngine extends EventEmitter<{ event: [RoundEvent] }> {
         this.deliverToSecAgg(active, active.secagg, siteId, frame);
       } else if (frame.type === 'round-join') {
         const join = roundJoinSchema.parse(frame);
-        if (!active.joins.has(siteId)) active.joins.set(siteId, { accept: join.accept, reason: join.reason });
+        // A site answers once; a second answer (replayed or damaged) is a protocol violation, not a change.
+        if (active.joins.has(siteId)) throw new Error('a second round-join');
+        active.joins.set(siteId, { accept: join.accept, reason: join.reason });
         if (!join.accept)
           void this.store.audit('round-declined', siteId, { round: active.round, reason: join.reason });
       } else if (frame.type === 'round-leave') {

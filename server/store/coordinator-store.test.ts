@@ -145,3 +145,47 @@ describe('CoordinatorStore', () => {
     expect(store.nextRound('fed')).toBe(2);
   });
 });
+
+describe('the roster as numbered changes', () => {
+  const enroll = (store: CoordinatorStore, name: string, key: string) => {
+    const now = new Date().toISOString();
+    store.createInvitation({
+      tokenHash: `h-${name}`,
+      siteName: name,
+      createdAt: now,
+      expiresAt: '9999-01-01T00:00:00Z',
+    });
+    const result = store.redeemInvitation({
+      tokenHash: `h-${name}`,
+      idSuffix: '000000',
+      identityPublicKey: key,
+      now,
+    });
+    if (!result.ok) throw new Error(result.reason);
+    return result.site.id;
+  };
+
+  it('numbers enrollments and revocations, and gives the changes after a version', () => {
+    const store = new CoordinatorStore(tempDb());
+    const [a, b, c] = ['A', 'B', 'C'].map((name) => enroll(store, name, `key-${name}`));
+    expect(store.revokeSite(b!, new Date().toISOString()).ok).toBe(true);
+    expect(store.rosterVersion()).toBe(4);
+    const all = store.rosterDelta(0);
+    expect(all.changes.map(({ change, site }) => [change, site.id])).toEqual([
+      ['added', a],
+      ['added', b],
+      ['added', c],
+      ['removed', b],
+    ]);
+    expect(store.rosterDelta(3)).toMatchObject({
+      from: 3,
+      to: 4,
+      changes: [{ change: 'removed', site: { id: b } }],
+    });
+    expect(store.rosterDelta(4)).toMatchObject({ from: 4, to: 4, changes: [] });
+    // A site that knew a version this store never reached (a reset coordinator) gets everything again.
+    expect(store.rosterDelta(9)).toMatchObject({ from: 0, to: 4 });
+    expect(store.cancelInvitations('A', new Date().toISOString())).toBe(0);
+    store.close();
+  });
+});

@@ -1,5 +1,6 @@
 import { readSetting, writeSetting } from '../../core/store/settings.node.js';
 import { openDatabase, type SqliteDatabase } from '../../core/store/sqlite.node.js';
+import type { RosterDelta } from '../../core/protocol/session.js';
 import { coordinatorMigrations } from './migrations.js';
 
 export interface SiteRow {
@@ -146,6 +147,7 @@ export class CoordinatorStore {
       this.db
         .prepare('UPDATE enrollment_tokens SET used_at = ?, site_id = ? WHERE token_hash = ?')
         .run(input.now, siteId, input.tokenHash);
+      this.db.prepare(`INSERT INTO roster_changes (site_id, change) VALUES (?, 'added')`).run(siteId);
       this.audit('site-enrolled', siteId, { name: token.site_name });
       return { ok: true, site: this.getSite(siteId)! };
     })();
@@ -176,9 +178,40 @@ export class CoordinatorStore {
     const site = this.getSite(id);
     if (!site) return { ok: false, reason: 'unknown' };
     if (site.revokedAt) return { ok: false, reason: 'revoked' };
-    this.db.prepare('UPDATE sites SET revoked_at = ? WHERE id = ?').run(now, id);
-    this.audit('site-revoked', id, { name: site.name });
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE sites SET revoked_at = ? WHERE id = ?').run(now, id);
+      this.db.prepare(`INSERT INTO roster_changes (site_id, change) VALUES (?, 'removed')`).run(id);
+      this.audit('site-revoked', id, { name: site.name });
+    })();
     return { ok: true, site: { ...site, revokedAt: now } };
+  }
+
+  /** The roster's version: its number of changes. */
+  rosterVersion(): number {
+    return (
+      this.db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM roster_changes').get() as { v: number }
+    ).v;
+  }
+
+  /**
+   * The roster changes after version `since`, up to the current version. A `since` ahead of the store (a
+   * site that knew a coordinator since reset) gets every change, from 0.
+   */
+  rosterDelta(since: number): RosterDelta {
+    const to = this.rosterVersion();
+    const from = since > to ? 0 : since;
+    const rows = this.db
+      .prepare(
+        `SELECT c.change, s.id, s.name, s.identity_public_key AS identityPublicKey
+         FROM roster_changes c JOIN sites s ON s.id = c.site_id WHERE c.version > ? ORDER BY c.version`,
+      )
+      .all(from) as { change: 'added' | 'removed'; id: string; name: string; identityPublicKey: string }[];
+    return {
+      type: 'roster-delta',
+      from,
+      to,
+      changes: rows.map(({ change, ...site }) => ({ change, site })),
+    };
   }
 
   getSite(id: string): SiteRow | undefined {

@@ -86,9 +86,23 @@ export const coordinatorMigrations: readonly Migration[] = [
   },
   {
     version: 3,
-    description: 'invitations can be cancelled',
+    description: 'invitations can be cancelled; the roster as numbered changes',
     up(db) {
-      db.exec(`ALTER TABLE enrollment_tokens ADD COLUMN cancelled_at TEXT;`);
+      db.exec(`
+        ALTER TABLE enrollment_tokens ADD COLUMN cancelled_at TEXT;
+
+        -- Each enrollment and revocation, numbered: the roster version a site holds is a version here.
+        CREATE TABLE roster_changes (
+          version INTEGER PRIMARY KEY,
+          site_id TEXT NOT NULL REFERENCES sites (id),
+          change TEXT NOT NULL CHECK (change IN ('added', 'removed'))
+        ) STRICT;
+        INSERT INTO roster_changes (site_id, change)
+          SELECT id, change FROM (
+            SELECT id, 'added' AS change, enrolled_at AS at FROM sites
+            UNION ALL SELECT id, 'removed', revoked_at FROM sites WHERE revoked_at IS NOT NULL
+          ) ORDER BY at, change, id;
+      `);
     },
   },
 ];

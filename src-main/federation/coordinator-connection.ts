@@ -12,6 +12,8 @@ import {
   WS_AUTH_DOMAIN,
   coordinatorMessageSchema,
   type CoordinatorMessage,
+  type RosterDelta,
+  type RosterSite,
 } from '../../core/protocol/session.js';
 import type { ConnectionState } from '../../core/site-api/contract.js';
 import type { EnrollmentState } from '../agent/site-data-dir.js';
@@ -28,7 +30,7 @@ export interface ReconnectPolicy {
   maxMs: number;
 }
 
-export type RosterEntry = Extract<CoordinatorMessage, { type: 'welcome' }>['sites'][number];
+export type RosterEntry = RosterSite;
 
 const refusalReasons: Record<number, string> = {
   [CLOSE_CODES.authFailed]: 'the coordinator refused this site: signature verification failed',
@@ -59,6 +61,8 @@ export class CoordinatorConnection extends EventEmitter<{
   private stopped = true;
   private announcedRoster = new Map<string, string>();
   private announcedNames = new Map<string, string>();
+  /** The version of the roster above (0: none yet); kept across reconnections, and asked from in the hello. */
+  private rosterVersion = 0;
   private current: ConnectionStatus = {
     state: 'disconnected',
     since: new Date().toISOString(),
@@ -184,17 +188,12 @@ export class CoordinatorConnection extends EventEmitter<{
           siteId: this.enrollment.siteId,
           signature,
           software: this.software,
+          rosterVersion: this.rosterVersion,
         });
-      } else {
-        // welcome, or a later roster change
-        this.announcedRoster = new Map(message.sites.map((site) => [site.id, site.identityPublicKey]));
-        this.announcedNames = new Map(message.sites.map((site) => [site.id, site.name]));
-        if (message.type === 'welcome') {
-          this.attempt = 0;
-          this.setStatus('connected', null, null);
-        }
-        this.emit('roster', message.sites);
-      }
+      } else if (message.type === 'welcome') {
+        this.attempt = 0;
+        this.setStatus('connected', null, null);
+      } else this.applyRosterDelta(message);
     });
     socket.on('error', (error) => {
       const described = describeConnectionError(error, url, pin);
@@ -217,6 +216,39 @@ export class CoordinatorConnection extends EventEmitter<{
       }
       this.scheduleRetry(refused ? 'refused' : 'disconnected', failure);
     });
+  }
+
+  /**
+   * Applies roster changes in order. A delta from 0 is a whole roster (the coordinator's store was reset);
+   * one that ends at or before the version held is already applied (it crossed the catch-up).
+   */
+  private applyRosterDelta(delta: RosterDelta): void {
+    if (delta.from !== 0 && delta.to <= this.rosterVersion) return;
+    if (delta.from === 0) {
+      this.announcedRoster = new Map();
+      this.announcedNames = new Map();
+    } else if (delta.from !== this.rosterVersion) {
+      // A gap cannot happen on one ordered connection; reconnecting asks again from the version held.
+      return this.socket?.close(4000, 'roster changes out of order; reconnecting');
+    }
+    for (const { change, site } of delta.changes) {
+      if (change === 'added') {
+        this.announcedRoster.set(site.id, site.identityPublicKey);
+        this.announcedNames.set(site.id, site.name);
+      } else {
+        this.announcedRoster.delete(site.id);
+        this.announcedNames.delete(site.id);
+      }
+    }
+    this.rosterVersion = delta.to;
+    this.emit(
+      'roster',
+      [...this.announcedRoster].map(([id, identityPublicKey]) => ({
+        id,
+        name: this.announcedNames.get(id) ?? id,
+        identityPublicKey,
+      })),
+    );
   }
 
   private scheduleRetry(state: 'refused' | 'disconnected', detail: string): void {
