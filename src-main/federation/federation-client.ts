@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { decodeKey, encodeKey, keyFingerprint, type IdentityKeyPair } from '../../core/crypto/identity.js';
 import { stableHash32 } from '../../core/data/split.js';
 import { encodeContribution, roundEncodingSpec } from '../../core/fl/round-vector.js';
-import { decodeAdapter, encodeAdapter } from '../../core/ml/formats.js';
+import { baseRef, decodeAdapter, encodeAdapter } from '../../core/ml/formats.js';
 import type { BaseModel } from '../../core/ml/engine.node.js';
 import type { Trainer } from '../../core/ml/trainer.node.js';
 import {
@@ -584,7 +584,7 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
     const { open } = run;
     if (open.mode === 'train') {
       const base = await this.options.loadBase();
-      const { json, weights } = encodeAdapter(result.trained, base.hash, {
+      const { json, weights } = encodeAdapter(result.trained, baseRef(base), {
         federation: open.federationId,
         round: open.round,
       });

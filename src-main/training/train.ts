@@ -15,7 +15,7 @@ import {
   type AdapterPart,
 } from '../../core/ml/adapter.js';
 import { encodeExamples } from '../../core/ml/features.js';
-import { exportMergedOnnx, exportPeft } from '../../core/ml/formats.js';
+import { baseRef, exportMergedOnnx, exportPeft } from '../../core/ml/formats.js';
 import { LORA_TARGETS, type LoraTarget } from '../../core/ml/model.js';
 import { startTrainer } from '../../core/ml/trainer.node.js';
 import { formatSummary, loadBase, majorityBaseline, round, saveAdapterDir, summarize } from './common.js';
@@ -179,8 +179,8 @@ export async function run(args: string[]): Promise<number> {
       },
       validation: val,
     };
-    await saveAdapterDir(out, trained, base.hash, meta);
-    const peft = exportPeft(trained, base.hash);
+    await saveAdapterDir(out, trained, baseRef(base), meta);
+    const peft = exportPeft(trained, baseRef(base));
     makeDir(join(out, 'peft'));
     await writeFile(join(out, 'peft', 'adapter_config.json'), peft.config);
     await writeFile(join(out, 'peft', 'adapter_model.safetensors'), peft.weights);
