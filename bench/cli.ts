@@ -11,6 +11,11 @@ const commands: Record<string, CommandEntry> = {
     summary: 'VQA-RAD import into a fresh site store: wall time, images/s, questions/s, database size',
     load: () => import('./import.js'),
   },
+  'bench encoder': {
+    summary:
+      'image encoder: MobileNetV2 conversion time, VQA-RAD feature extraction (decode vs encoder), site cache',
+    load: () => import('./encoder.js'),
+  },
   'bench train': {
     summary: 'training step time, throughput and memory, side by side with PyTorch',
     load: () => import('./train.js'),

@@ -433,6 +433,73 @@ export class Graph {
     return this.one('Expand', [x, this.int64s(shape)], x.dtype, out);
   }
 
+  // ---- convolution and pooling (NCHW, 2-D spatial) -------------------------------------------------------
+
+  /**
+   * Conv (NCHW): `w` is [out, in/group, kh, kw]; `pads` = [top, left, bottom, right] as in ONNX, so
+   * TF's asymmetric 'same' padding is expressed exactly. `group` = in channels gives a depthwise conv.
+   */
+  conv(
+    x: Tensor,
+    w: Tensor,
+    b: Tensor | null,
+    opts: { strides?: readonly number[]; pads?: readonly number[]; group?: number; name?: string } = {},
+  ): Tensor {
+    this.requireFloat('Conv', x, w);
+    if (x.shape.length !== 4 || w.shape.length !== 4)
+      throw new ShapeError('Conv: x and w must be 4-D (NCHW)');
+    const [n, c, h, wd] = x.shape as [number, number, number, number];
+    const [out, cPerGroup, kh, kw] = w.shape as [number, number, number, number];
+    const group = opts.group ?? 1;
+    const [sh, sw] = opts.strides ?? [1, 1];
+    const [pt, pl, pb, pr] = opts.pads ?? [0, 0, 0, 0];
+    if (c % group !== 0 || out % group !== 0 || c / group !== cPerGroup) {
+      throw new ShapeError(
+        `Conv: ${c} input channels, group ${group} and weight ${fmt(w.shape)} do not match`,
+      );
+    }
+    if (b && !shapeEquals(b.shape, [out]))
+      throw new ShapeError(`Conv: bias ${fmt(b.shape)} must be [${out}]`);
+    const oh = Math.floor((h + pt! + pb! - kh) / sh!) + 1;
+    const ow = Math.floor((wd + pl! + pr! - kw) / sw!) + 1;
+    if (oh <= 0 || ow <= 0)
+      throw new ShapeError(`Conv: kernel ${kh}×${kw} larger than padded input ${fmt(x.shape)}`);
+    return this.one(
+      'Conv',
+      b ? [x, w, b] : [x, w],
+      'float32',
+      [n, out, oh, ow],
+      {
+        kernel_shape: ints([kh, kw]),
+        strides: ints([sh!, sw!]),
+        pads: ints([pt!, pl!, pb!, pr!]),
+        dilations: ints([1, 1]),
+        group: int(group),
+      },
+      opts.name,
+    );
+  }
+
+  /** AveragePool (NCHW) without padding. */
+  averagePool(x: Tensor, kernel: readonly number[], strides: readonly number[] = kernel): Tensor {
+    this.requireFloat('AveragePool', x);
+    if (x.shape.length !== 4) throw new ShapeError('AveragePool: x must be 4-D (NCHW)');
+    const [n, c, h, w] = x.shape as [number, number, number, number];
+    const oh = Math.floor((h - kernel[0]!) / strides[0]!) + 1;
+    const ow = Math.floor((w - kernel[1]!) / strides[1]!) + 1;
+    if (oh <= 0 || ow <= 0) throw new ShapeError(`AveragePool: kernel larger than input ${fmt(x.shape)}`);
+    return this.one('AveragePool', [x], 'float32', [n, c, oh, ow], {
+      kernel_shape: ints(kernel),
+      strides: ints(strides),
+    });
+  }
+
+  /** Clip to [min, max] (ReLU6 is clip(x, 0, 6)). */
+  clip(x: Tensor, min: number, max: number, name?: string): Tensor {
+    this.requireFloat('Clip', x);
+    return this.one('Clip', [x, this.scalar(min), this.scalar(max)], 'float32', x.shape, {}, name);
+  }
+
   // ---- linear algebra -----------------------------------------------------------------------------
 
   /** MatMul with numpy batching and broadcasting of the leading dimensions (rank ≥ 2 each). */

@@ -129,23 +129,31 @@ function writeAttr(w: Writer, name: string, a: Attr) {
   }
 }
 
-function writeValueInfo(w: Writer, t: Tensor) {
+/** `batchDim` names the first axis symbolically (dim_param), so ORT accepts any batch size there. */
+function writeValueInfo(w: Writer, t: Tensor, batchDim?: string) {
   w.string(1, t.name);
   w.message(2, (type) =>
     type.message(1, (tt) => {
       tt.int(1, ONNX_DTYPE[t.dtype]);
       tt.message(2, (shape) => {
-        for (const d of t.shape) shape.message(1, (dim) => dim.int(1, d));
+        t.shape.forEach((d, i) =>
+          shape.message(1, (dim) => (i === 0 && batchDim ? dim.string(2, batchDim) : dim.int(1, d))),
+        );
       });
     }),
   );
 }
 
-/** Encodes the graph as a complete ONNX model (bytes for InferenceSession.create or a .onnx file). */
+/**
+ * Encodes the graph as a complete ONNX model (bytes for InferenceSession.create or a .onnx file).
+ * `options.batchDim` declares the inputs' and outputs' first axis symbolic: only for graphs whose ops
+ * never bake the built batch size into a constant (the image encoder: convolutions, pads, transposes).
+ */
 export function encodeModel(
   graph: Graph,
   producer = 'cohort',
   metadata: Record<string, string> = {},
+  options: { batchDim?: string } = {},
 ): Uint8Array {
   const w = new Writer();
   w.int(1, IR_VERSION);
@@ -163,8 +171,8 @@ export function encodeModel(
     }
     g.string(2, graph.name);
     for (const [name, init] of graph.initializers) g.message(5, (t) => writeTensor(t, name, init));
-    for (const t of graph.inputs) g.message(11, (v) => writeValueInfo(v, t));
-    for (const t of graph.outputs) g.message(12, (v) => writeValueInfo(v, t));
+    for (const t of graph.inputs) g.message(11, (v) => writeValueInfo(v, t, options.batchDim));
+    for (const t of graph.outputs) g.message(12, (v) => writeValueInfo(v, t, options.batchDim));
   });
   w.message(8, (o) => {
     o.string(1, '');

@@ -21,6 +21,21 @@ const ORT_TYPE: Record<DType, 'float32' | 'int32' | 'int64' | 'bool'> = {
   bool: 'bool',
 };
 
+/** An ORT session with the project's options (also for ONNX files not built here, e.g. image encoders). */
+export function createSession(
+  bytes: Uint8Array,
+  options: RuntimeOptions = {},
+): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(bytes, {
+    intraOpNumThreads: Math.max(1, options.threads ?? 1),
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    enableCpuMemArena: true,
+    enableMemPattern: true,
+  });
+}
+
 export class CompiledGraph {
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -39,15 +54,7 @@ export class CompiledGraph {
     outputs: readonly Tensor[],
     options: RuntimeOptions = {},
   ): Promise<CompiledGraph> {
-    const session = await ort.InferenceSession.create(bytes, {
-      intraOpNumThreads: Math.max(1, options.threads ?? 1),
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-      enableCpuMemArena: true,
-      enableMemPattern: true,
-    });
-    return new CompiledGraph(session, inputs, outputs, bytes.length);
+    return new CompiledGraph(await createSession(bytes, options), inputs, outputs, bytes.length);
   }
 
   /** Runs the graph. Every graph input must be fed, with exactly its element count. */

@@ -5,7 +5,13 @@ import { CliError } from '../../core/cli/errors.js';
 import { makeDir } from '../../core/util/make-dir.node.js';
 
 export function sitePaths(dataDir: string) {
-  return { dataDir, database: join(dataDir, 'site.db'), identityKey: join(dataDir, 'identity.key') };
+  return {
+    dataDir,
+    database: join(dataDir, 'site.db'),
+    identityKey: join(dataDir, 'identity.key'),
+    /** Image encoders as `<sha256>.onnx` (the default one is converted here on first use). */
+    encoders: join(dataDir, 'encoders'),
+  };
 }
 export type SitePaths = ReturnType<typeof sitePaths>;
 

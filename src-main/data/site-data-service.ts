@@ -13,7 +13,21 @@ import type {
   RecordRow,
   TrainingDataQuery,
 } from '../store/site-data.js';
-import type { ImportProgressEvent } from '../store/site-store.js';
+import type { FeatureProgressEvent, ImportProgressEvent } from '../store/site-store.js';
+import type { FeatureOutput } from '../../core/ml/encoder/image-encoder.node.js';
+import type { EncoderSpec } from '../../core/ml/encoder/spec.js';
+
+/** Frozen features of a set of images: per image, one array per encoder output (channels-last). */
+export interface ImageFeatures {
+  /** Hex key of the encoder spec the features belong to. */
+  encoderKey: string;
+  /** Name and per-image shape of each output, e.g. out_relu [7, 7, 1280]. */
+  outputs: FeatureOutput[];
+  /** Image key (hex content hash) → one Float32Array per output, in the order of `outputs`. */
+  byImage: Map<string, Float32Array[]>;
+  /** How many images were encoded by this call (the rest came from the cache). */
+  computed: number;
+}
 
 export type { DataCounts, ImageQuery, ImageRow, ImportRecord, RecordQuery, RecordRow, TrainingDataQuery };
 export type { ImportHistoryQuery, ImportProgress, ImportRequest, ImportSummary, ItemError, SynthRadRequest };
@@ -136,6 +150,56 @@ export class SiteDataService {
   /** A page of one import's per-item errors. */
   importErrors(importId: number, offset = 0, limit = 100): Promise<ItemError[]> {
     return this.store.remote.importErrors(importId, offset, limit);
+  }
+
+  /**
+   * Frozen encoder features of the given images (the hex content-hash keys of loadTrainingData's
+   * records): images without cached features are encoded first, in the store worker, from their stored
+   * pixels (`onProgress(done, total)` counts those), then everything is read from the cache. Features
+   * stay on this machine. Aborting `signal` stops the encoding between batches (nothing is cached).
+   */
+  async featuresFor(
+    imageKeys: readonly string[],
+    spec: EncoderSpec,
+    options: {
+      /** `sitePaths(dataDir).encoders`: `<sha256>.onnx` files; the default encoder is converted there. */
+      encoderDir: string;
+      onProgress?: (done: number, total: number) => void;
+      signal?: AbortSignal;
+      threads?: number;
+    },
+  ): Promise<ImageFeatures> {
+    const token = randomUUID();
+    const unsubscribe = this.store.onEvent((event) => {
+      const e = event as FeatureProgressEvent;
+      if (options.onProgress && e?.type === 'feature-progress' && e.token === token)
+        options.onProgress(e.done, e.total);
+    });
+    const cancel = () => void this.store.remote.cancelImport(token).catch(() => {});
+    options.signal?.addEventListener('abort', cancel, { once: true });
+    try {
+      if (options.signal?.aborted) cancel();
+      const filled = await this.store.remote.fillFeatures(
+        {
+          spec,
+          encoderDir: options.encoderDir,
+          imageKeys: [...imageKeys],
+          ...(options.threads ? { threads: options.threads } : {}),
+        },
+        token,
+      );
+      const cached = await this.store.remote.cachedFeatures([...imageKeys], filled.encoderKey);
+      const byImage = new Map<string, Float32Array[]>();
+      for (const key of imageKeys) {
+        const hit = cached.get(key);
+        if (!hit) throw new Error(`image ${key.slice(0, 12)}… is not in the site store`);
+        byImage.set(key, hit.values);
+      }
+      return { encoderKey: filled.encoderKey, outputs: filled.outputs, byImage, computed: filled.computed };
+    } finally {
+      options.signal?.removeEventListener('abort', cancel);
+      unsubscribe();
+    }
   }
 
   /**

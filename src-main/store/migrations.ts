@@ -100,4 +100,34 @@ export const siteMigrations: readonly Migration[] = [
     description: 'federated training: accepted global versions, personal adapters, local rounds, audit log',
     up: createFederationTables,
   },
+  {
+    // Issue 12 (site security policy) owns version 4; this empty step only keeps the numbering
+    // contiguous on this branch and is replaced by issue 12's migration when both are merged.
+    version: 4,
+    description: 'reserved (site security policy)',
+    up: () => {},
+  },
+  {
+    version: 5,
+    description: 'frozen image-encoder features, cached per image content and encoder',
+    // Keyed by the image's content hash (not its row id), so a re-imported image finds its features.
+    // `encoder_key` hashes the encoder spec (file hash, input size, normalisation, outputs). `layout` is
+    // the JSON list of outputs ({name, shape}, channels-last) concatenated in `features`, little-endian
+    // float16. `source` says what the features were computed from: 'import' = the decoded source image
+    // at the encoder's input size, 'stored' = the stored 128² pixels resized (images imported before).
+    // Features never leave the site (like the pixels they come from).
+    up(db) {
+      db.exec(`
+        CREATE TABLE image_features (
+          content_hash BLOB NOT NULL CHECK (length(content_hash) = 32),
+          encoder_key BLOB NOT NULL CHECK (length(encoder_key) = 32),
+          source TEXT NOT NULL CHECK (source IN ('import', 'stored')),
+          layout TEXT NOT NULL,
+          features BLOB NOT NULL,
+          created_at TEXT NOT NULL,
+          PRIMARY KEY (content_hash, encoder_key)
+        ) STRICT;
+      `);
+    },
+  },
 ];

@@ -3,6 +3,9 @@ import { openDatabase, type SqliteDatabase } from '../../core/store/sqlite.node.
 import { synthRadRequestSchema, type SynthRadRequest } from '../../core/data/site-data-api.js';
 import type { ImportProgress, ImportSummary } from '../importers/types.js';
 import { siteMigrations } from './migrations.js';
+import type { FeatureOutput, ImageEncoder } from '../../core/ml/encoder/image-encoder.node.js';
+import { encoderSpecSchema, type EncoderSpec } from '../../core/ml/encoder/spec.js';
+import { FeatureCache, type CachedFeatures } from './feature-cache.js';
 import {
   FederationData,
   type AuditEntry,
@@ -22,6 +25,32 @@ import {
   type TrainingDataQuery,
 } from './site-data.js';
 
+/** Progress of filling the feature cache (images encoded so far), sent like import progress. */
+export interface FeatureProgressEvent {
+  type: 'feature-progress';
+  token: string;
+  done: number;
+  total: number;
+}
+
+export interface FillFeaturesRequest {
+  spec: EncoderSpec;
+  /** Where encoder files live (`<dir>/<sha256>.onnx`); the default is converted there when missing. */
+  encoderDir: string;
+  /** Only these images (content-hash keys); every stored image when absent. */
+  imageKeys?: string[];
+  threads?: number;
+}
+
+export interface FillFeaturesSummary {
+  encoderKey: string;
+  outputs: FeatureOutput[];
+  /** Images encoded now, and images whose features were already cached. */
+  computed: number;
+  cached: number;
+  ms: number;
+}
+
 /** Progress of a running import, sent from the store worker to whoever started it (by token). */
 export interface ImportProgressEvent extends ImportProgress {
   type: 'import-progress';
@@ -38,6 +67,9 @@ export class SiteStore {
   readonly data: SiteData;
   /** Global versions, personal adapters, local rounds, audit log (migration 3). */
   readonly federation: FederationData;
+  /** Frozen image-encoder features per image (migration 5). */
+  readonly features: FeatureCache;
+  private readonly encoders = new Map<string, Promise<ImageEncoder>>();
   private readonly emit: (event: unknown) => void;
   private importQueue: Promise<unknown> = Promise.resolve();
   private readonly runningImports = new Map<string, AbortController>();
@@ -50,6 +82,7 @@ export class SiteStore {
     this.db = openDatabase(path, siteMigrations);
     this.data = new SiteData(this.db);
     this.federation = new FederationData(this.db);
+    this.features = new FeatureCache(this.db);
     this.emit = options.emit ?? (() => {});
   }
 
@@ -138,6 +171,77 @@ export class SiteStore {
     });
   }
 
+  // ---- frozen image features (src-main/data/image-features.ts) ----
+
+  /**
+   * Encodes the stored images that have no cached features for `request.spec` yet (from their stored
+   * pixels) and caches them. Queued with the imports, so it never races one. Progress goes out as
+   * FeatureProgressEvents tagged `token`.
+   */
+  fillFeatures(request: FillFeaturesRequest, token = ''): Promise<FillFeaturesSummary> {
+    return this.queueImport(token, async (signal) => {
+      const started = Date.now();
+      // Loaded on first use: onnxruntime and sharp need not load with every store.
+      const { extractFeatures } = await import('../../core/ml/encoder/extract.node.js');
+      const encoder = await this.encoder(request);
+      const missing = this.features.missing(encoder.key, request.imageKeys);
+      const wanted = request.imageKeys ? new Set(request.imageKeys).size : this.data.counts().images;
+      let last = 0;
+      const values = await extractFeatures(
+        encoder,
+        missing.map((m) => ({ width: m.size, height: m.size, pixels: m.pixels })),
+        {
+          signal,
+          onProgress: (done, total) => {
+            const now = Date.now();
+            if (done !== total && done !== 0 && now - last < 50) return;
+            last = now;
+            this.emit({ type: 'feature-progress', token, done, total } satisfies FeatureProgressEvent);
+          },
+        },
+      );
+      this.features.put(
+        missing.map((m, i) => ({
+          imageKey: m.imageKey,
+          encoderKey: encoder.key,
+          source: 'stored' as const,
+          outputs: encoder.outputs,
+          values: values[i]!,
+        })),
+      );
+      return {
+        encoderKey: encoder.key,
+        outputs: encoder.outputs,
+        computed: missing.length,
+        cached: wanted - missing.length,
+        ms: Date.now() - started,
+      };
+    });
+  }
+
+  /** Cached features of these images (content-hash keys) for an encoder key; missing ones are absent. */
+  cachedFeatures(imageKeys: string[], encoderKey: string): Map<string, CachedFeatures> {
+    return this.features.get(imageKeys, encoderKey);
+  }
+
+  /** One session per encoder, opened on first use and kept while the store is open. */
+  private encoder(
+    request: Pick<FillFeaturesRequest, 'spec' | 'encoderDir' | 'threads'>,
+  ): Promise<ImageEncoder> {
+    const parsed = encoderSpecSchema.parse(request.spec);
+    let encoder = this.encoders.get(parsed.sha256);
+    if (!encoder) {
+      encoder = (async () => {
+        const { ImageEncoder, readEncoderFile } = await import('../../core/ml/encoder/image-encoder.node.js');
+        const bytes = readEncoderFile(request.encoderDir, parsed);
+        return ImageEncoder.open(bytes, parsed, { threads: request.threads ?? 1 });
+      })();
+      encoder.catch(() => this.encoders.delete(parsed.sha256));
+      this.encoders.set(parsed.sha256, encoder);
+    }
+    return encoder;
+  }
+
   listRecords(query: RecordQuery = {}): { total: number; rows: RecordRow[] } {
     return this.data.listRecords(query);
   }
@@ -223,6 +327,7 @@ export class SiteStore {
   }
 
   close(): void {
+    for (const encoder of this.encoders.values()) void encoder.then((e) => e.release()).catch(() => {});
     this.db.close();
   }
 }
