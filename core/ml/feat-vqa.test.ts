@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ADAPTER_CONFIG, initAdapter, type Adapter, type AdapterConfig } from './adapter.js';
 import { evaluate, predict, releaseGraphs, trainLocal } from './engine.node.js';
-import { declareFeatInputs, featLoraModules, featureChannels } from './feat-vqa.js';
+import { declareFeatInputs, featLoraModules, featureChannels, featureRow } from './feat-vqa.js';
 import { Graph } from './graph.js';
 import { encodeExamples } from './features.js';
 import { decodeAdapter, encodeAdapter, exportMergedOnnx } from './formats.js';
@@ -191,5 +191,27 @@ describe('FeatVQA', () => {
     await expect(evaluate({ base: feat, adapter, examples: pixelExamples })).rejects.toThrow(
       /different model geometry/,
     );
+  });
+
+  it('pools each encoder output to the token grid and concatenates them channel-wise (featureRow)', () => {
+    const { config } = tinyFeatBase(); // 4 tokens (2×2); outputs 'a' (6 channels) and 'b' (3)
+    const a = Float32Array.from({ length: 2 * 2 * 6 }, (_, i) => i); // already 2×2
+    const b = Float32Array.from({ length: 4 * 4 * 3 }, (_, i) => i % 7); // 4×4: pooled 2×2
+    const row = featureRow(
+      config,
+      [
+        { name: 'b', shape: [4, 4, 3] },
+        { name: 'a', shape: [2, 2, 6] },
+      ],
+      [b, a],
+    );
+    expect(row).toHaveLength(4 * 9);
+    // token 1 (row 0, column 1): a's own values, then the mean of b's positions (0,2) (0,3) (1,2) (1,3).
+    expect([...row.subarray(9, 15)]).toEqual([6, 7, 8, 9, 10, 11]);
+    const at = (y: number, x: number, c: number) => b[(y * 4 + x) * 3 + c]!;
+    const mean = (c: number) => (at(0, 2, c) + at(0, 3, c) + at(1, 2, c) + at(1, 3, c)) / 4;
+    expect(row[15]).toBeCloseTo(mean(0), 6);
+    expect(row[17]).toBeCloseTo(mean(2), 6);
+    expect(() => featureRow(config, [{ name: 'a', shape: [2, 2, 6] }], [a])).toThrow(/'b' is missing/);
   });
 });

@@ -10,6 +10,7 @@
  * affine parameters (maps differ in scale: ReLU6 activations against batch-norm outputs) and projected
  * to `dim` by their own linear layer (`img_proj.<g>`), then summed with a learned position embedding.
  */
+import type { EncoderSpec } from './encoder/spec.js';
 import type { Graph, Shape, Tensor } from './graph.js';
 import type { LoraTarget } from './model.js';
 import { Rng } from './rng.js';
@@ -17,11 +18,11 @@ import { Rng } from './rng.js';
 export interface FeatVqaConfig {
   arch: 'feat-vqa';
   version: 1;
-  /** What the features are: the encoder's name and content hash, and which of its outputs. */
-  encoder: { name: string; hash: string; outputs: string[] };
-  /** Positions per image (every map is resampled to this grid). */
+  /** The image encoder whose outputs (in `encoder.outputs` order) the model reads, pinned by its hash. */
+  encoder: EncoderSpec;
+  /** Positions per image: a square grid every output map is average-pooled to (featureRow). */
   featureTokens: number;
-  /** Channels of each map, in order; the per-image feature row is [featureTokens, Σ featureGroups]. */
+  /** Channels of each output map, in order; the per-image feature row is [featureTokens, Σ featureGroups]. */
   featureGroups: number[];
   maxTokens: number;
   ngramSlots: number;
@@ -38,6 +39,45 @@ export interface FeatVqaConfig {
 
 export const featureChannels = (cfg: Pick<FeatVqaConfig, 'featureGroups'>) =>
   cfg.featureGroups.reduce((a, b) => a + b, 0);
+
+/**
+ * One image's model input from its cached encoder outputs (each channels-last [H, W, C]): every map is
+ * average-pooled to the model's √featureTokens grid (H and W multiples of it), and the maps are
+ * concatenated channel-wise, token by token.
+ */
+export function featureRow(
+  cfg: FeatVqaConfig,
+  outputs: readonly { name: string; shape: readonly number[] }[],
+  values: readonly Float32Array[],
+): Float32Array {
+  const side = Math.round(Math.sqrt(cfg.featureTokens));
+  if (side * side !== cfg.featureTokens) throw new Error('featureTokens must be a square');
+  const channels = featureChannels(cfg);
+  const row = new Float32Array(cfg.featureTokens * channels);
+  let offset = 0;
+  cfg.encoder.outputs.forEach((name, gi) => {
+    const at = outputs.findIndex((o) => o.name === name);
+    const shape = outputs[at]?.shape;
+    const data = values[at];
+    const c = cfg.featureGroups[gi]!;
+    if (!shape || !data || shape.length !== 3 || shape[2] !== c || shape[0]! % side || shape[1]! % side)
+      throw new Error(`encoder output '${name}' is missing or not [k·${side}, k·${side}, ${c}]`);
+    const [h, w] = [shape[0]!, shape[1]!];
+    const [fy, fx] = [h / side, w / side];
+    const scale = 1 / (fy * fx);
+    for (let t = 0; t < cfg.featureTokens; t++) {
+      const [ty, tx] = [Math.floor(t / side), t % side];
+      const out = t * channels + offset;
+      for (let y = ty * fy; y < (ty + 1) * fy; y++)
+        for (let x = tx * fx; x < (tx + 1) * fx; x++) {
+          const src = (y * w + x) * c;
+          for (let k = 0; k < c; k++) row[out + k]! += data[src + k]! * scale;
+        }
+    }
+    offset += c;
+  });
+  return row;
+}
 
 /** LoRA targets of FeatVQA: q/k/v/o adapt both the self- and the cross-attention; img_proj the image projections. */
 export function featLoraModules(

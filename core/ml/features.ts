@@ -33,7 +33,7 @@ export function imageLayout(cfg: ModelConfig): { name: string; values: number } 
   if (cfg.arch === 'feat-vqa') {
     const channels = cfg.featureGroups.reduce((a, b) => a + b, 0);
     return {
-      name: `features:${cfg.encoder.hash}:${cfg.featureTokens}x${channels}`,
+      name: `features:${cfg.encoder.sha256}:${cfg.featureTokens}x${channels}`,
       values: cfg.featureTokens * channels,
     };
   }

@@ -208,7 +208,7 @@ export function exportMergedOnnx(
     'cohort.preprocessing': JSON.stringify({
       image:
         cfg.arch === 'feat-vqa'
-          ? `the outputs ${cfg.encoder.outputs.join(', ')} of image encoder ${cfg.encoder.name} (sha256 ${cfg.encoder.hash}), each resampled to ${cfg.featureTokens} positions, concatenated channel-wise (${cfg.featureGroups.join(' + ')})`
+          ? `the outputs ${cfg.encoder.outputs.join(', ')} of the image encoder with sha256 ${cfg.encoder.sha256}, each resampled to ${cfg.featureTokens} positions, concatenated channel-wise (${cfg.featureGroups.join(' + ')})`
           : `grayscale, resized to ${cfg.imageSize}x${cfg.imageSize} (box filter), standardised per image, split into ${numPatches(cfg)} row-major ${cfg.patchSize}x${cfg.patchSize} patches`,
       text: `lower-cased words split on non-alphanumerics (first ${cfg.maxTokens}); per word ${cfg.ngramSlots} slots of hashed n-grams (whole word + character trigrams, FNV-1a/murmur3 mod ${cfg.hashBuckets}), weight 1/count`,
       question_sketch: `mean over words of the mean of their n-grams' fixed random vectors (rows of ${cfg.sketchDim} normals from Rng(stableHash32("cohort/sketch/v1:<id>"))), scaled to unit RMS`,

@@ -1,5 +1,6 @@
 /** Small fixtures shared by the training-engine tests (tiny TinyMed-VQA and FeatVQA models, a few SynthRad examples). */
 import { generateSynthRad, SYNTHRAD_ANSWERS } from '../data/synthrad.js';
+import { MOBILENET_V2_SPEC } from './encoder/spec.js';
 import { featureChannels, type FeatVqaConfig } from './feat-vqa.js';
 import { encodeExamples, type EncodedExamples } from './features.js';
 import { initBaseWeights, type TinyMedConfig, type Weights } from './model.js';
@@ -50,7 +51,7 @@ export function tinyFeatConfig(overrides: Partial<FeatVqaConfig> = {}): FeatVqaC
   return {
     arch: 'feat-vqa',
     version: 1,
-    encoder: { name: 'test-encoder', hash: 'e'.repeat(64), outputs: ['a', 'b'] },
+    encoder: { ...MOBILENET_V2_SPEC, outputs: ['a', 'b'] },
     featureTokens: 4,
     featureGroups: [6, 3],
     maxTokens: 6,
