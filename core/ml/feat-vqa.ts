@@ -79,6 +79,19 @@ export function featureRow(
   return row;
 }
 
+/** Cached per-output features (SiteDataService.featuresFor's shape) → the model's per-image rows. */
+export function featureRows(
+  cfg: FeatVqaConfig,
+  features: {
+    outputs: readonly { name: string; shape: readonly number[] }[];
+    byImage: ReadonlyMap<string, Float32Array[]>;
+  },
+): Map<string, Float32Array> {
+  const rows = new Map<string, Float32Array>();
+  for (const [key, values] of features.byImage) rows.set(key, featureRow(cfg, features.outputs, values));
+  return rows;
+}
+
 /** LoRA targets of FeatVQA: q/k/v/o adapt both the self- and the cross-attention; img_proj the image projections. */
 export function featLoraModules(
   cfg: FeatVqaConfig,

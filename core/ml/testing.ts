@@ -1,5 +1,6 @@
 /** Small fixtures shared by the training-engine tests (tiny TinyMed-VQA and FeatVQA models, a few SynthRad examples). */
 import { generateSynthRad, SYNTHRAD_ANSWERS } from '../data/synthrad.js';
+import type { GrayImage } from '../data/types.js';
 import { MOBILENET_V2_SPEC } from './encoder/spec.js';
 import { featureChannels, type FeatVqaConfig } from './feat-vqa.js';
 import { encodeExamples, type EncodedExamples } from './features.js';
@@ -80,11 +81,7 @@ export function tinyFeatBase(
   };
 }
 
-/**
- * SynthRad questions with stand-in encoder features: each image's row is a fixed function of its pixels
- * (mean intensity of each token's band of rows, times a per-channel pattern), so answers about the image
- * stay learnable from the features.
- */
+/** SynthRad questions with stand-in encoder features (standInFeatures). */
 export function featExamples(
   config: FeatVqaConfig,
   n: number,
@@ -92,9 +89,20 @@ export function featExamples(
   seed = 5,
 ): EncodedExamples {
   const data = generateSynthRad({ preset: 'general', n, seed });
+  return encodeExamples(data.records, standInFeatures(config, data.images), answers, config);
+}
+
+/**
+ * Stand-in encoder features: each image's row is a fixed function of its pixels (mean intensity of each
+ * token's band of rows, times a per-channel pattern), so answers about the image stay learnable.
+ */
+export function standInFeatures(
+  config: FeatVqaConfig,
+  images: ReadonlyMap<string, GrayImage>,
+): Map<string, Float32Array> {
   const channels = featureChannels(config);
   const features = new Map<string, Float32Array>();
-  for (const [key, image] of data.images) {
+  for (const [key, image] of images) {
     const row = new Float32Array(config.featureTokens * channels);
     const band = Math.ceil(image.height / config.featureTokens);
     for (let t = 0; t < config.featureTokens; t++) {
@@ -108,5 +116,5 @@ export function featExamples(
     }
     features.set(key, row);
   }
-  return encodeExamples(data.records, features, answers, config);
+  return features;
 }

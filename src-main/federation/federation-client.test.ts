@@ -87,6 +87,7 @@ async function site(options: { trainer?: typeof pendingTrainer } = {}) {
     identity,
     enrollment,
     loadBase: async () => base,
+    encoderDir: join(tmpdir(), 'cohort-test-encoders'), // the tests' base reads pixels: never used
     trainer:
       options.trainer ??
       (() => {

@@ -41,6 +41,8 @@ import type { RemoteSiteStore } from '../store/open-store.js';
 import type { EnrollmentState } from '../agent/site-data-dir.js';
 import type { CoordinatorConnection } from './coordinator-connection.js';
 import { runLocalRound, type LocalRoundResult } from './local-round.js';
+import { featureRows, type FeatVqaConfig } from '../../core/ml/feat-vqa.js';
+import type { GrayImage } from '../../core/data/types.js';
 
 export const PARTICIPATION_SETTING = 'participation';
 export const APPROVED_ROSTER_SETTING = 'approved-roster';
@@ -86,6 +88,8 @@ export interface FederationClientOptions {
   identity: IdentityKeyPair;
   enrollment: EnrollmentState;
   loadBase: () => Promise<BaseModel>;
+  /** `sitePaths(dataDir).encoders`: where a FeatVQA base's image encoder is kept (converted on first use). */
+  encoderDir: string;
   trainer: () => Trainer;
   maskEngine?: MaskEngine;
   threads?: number;
@@ -481,6 +485,9 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
       seed: (config.seed ^ stableHash32(`${siteId}:${open.round}`)) >>> 0,
       evaluateOnly: open.mode === 'evaluate',
       trainer: this.options.trainer(),
+      ...(base.config.arch === 'feat-vqa'
+        ? { imageInputs: this.cachedFeatures(base.config, controller.signal) }
+        : {}),
       ...(this.options.threads ? { threads: this.options.threads } : {}),
       signal: controller.signal,
       onProgress: (phase, progress) =>
@@ -576,6 +583,19 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
     }
     if (autoAccept) await this.options.store.remote.setSetting(APPROVED_ROSTER_SETTING, approved);
     return approved;
+  }
+
+  /** FeatVQA's image inputs: the encoder features from the site store's cache (computed there on first use). */
+  private cachedFeatures(cfg: FeatVqaConfig, signal: AbortSignal) {
+    return async (images: ReadonlyMap<string, GrayImage>) =>
+      featureRows(
+        cfg,
+        await this.options.data.featuresFor([...images.keys()], cfg.encoder, {
+          encoderDir: this.options.encoderDir,
+          signal,
+          ...(this.options.threads ? { threads: this.options.threads } : {}),
+        }),
+      );
   }
 
   private async onTrained(run: RoundRun, result: LocalRoundResult): Promise<void> {

@@ -9,26 +9,12 @@ import { join } from 'node:path';
 import type { GrayImage } from '../../core/data/types.js';
 import type { BaseModel } from '../../core/ml/engine.node.js';
 import { extractFeatures } from '../../core/ml/encoder/extract.node.js';
-import {
-  ImageEncoder,
-  readEncoderFile,
-  type FeatureOutput,
-} from '../../core/ml/encoder/image-encoder.node.js';
-import { featureRow, type FeatVqaConfig } from '../../core/ml/feat-vqa.js';
+import { ImageEncoder, readEncoderFile } from '../../core/ml/encoder/image-encoder.node.js';
+import { featureRows } from '../../core/ml/feat-vqa.js';
 import type { ImageInput } from '../../core/ml/features.js';
 
 /** Where `cohort train` / `cohort eval` keep the converted default encoder between runs. */
 export const CLI_ENCODER_DIR = join(tmpdir(), 'cohort-encoders');
-
-/** Cached per-output features (SiteDataService.featuresFor's shape) → the model's per-image rows. */
-export function featureRows(
-  cfg: FeatVqaConfig,
-  features: { outputs: readonly FeatureOutput[]; byImage: ReadonlyMap<string, Float32Array[]> },
-): Map<string, Float32Array> {
-  const rows = new Map<string, Float32Array>();
-  for (const [key, values] of features.byImage) rows.set(key, featureRow(cfg, features.outputs, values));
-  return rows;
-}
 
 /** The model's image inputs for `images`, encoding them with the base's encoder when it reads features. */
 export async function imageInputsFor(
