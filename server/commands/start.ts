@@ -8,23 +8,30 @@ export async function run(args: string[]): Promise<number> {
     'data-dir': { type: 'string' },
     port: { type: 'string' },
     host: { type: 'string' },
+    'base-model': { type: 'string' },
     json: { type: 'boolean' },
   });
   if (values.help) {
-    console.log(`usage: cohort server start --data-dir DIR [--port PORT] [--host ADDRESS] [--json]
+    console.log(`usage: cohort server start --data-dir DIR [--port PORT] [--host ADDRESS] [--base-model DIR] [--json]
 
 Serves the coordinator API (HTTPS + WebSocket under /v1) and the web console (/console/). The port
 defaults to the one in the public URL given at init; sites and invitation links always use the public
 URL, so another --port only suits a forwarded port. While it runs, the address it listens on is in
 DIR/listening.json, where the other 'cohort server' commands find it. --json prints one JSON event per
-line.`);
+line. --base-model names the base model directory its federations train on (default the embedded
+models/tinymed-vqa; models/feat-vqa is FeatVQA over the embedded image encoder's features).`);
     return 0;
   }
   const dataDir = requireOption('server start', values['data-dir'], '--data-dir');
   const { config } = loadCoordinatorConfig(dataDir);
   const publicPort = Number(new URL(config.publicUrl).port || 443);
   const port = parsePort('server start', values.port) ?? publicPort;
-  const coordinator = await startCoordinator({ dataDir, port, host: values.host ?? '127.0.0.1' });
+  const coordinator = await startCoordinator({
+    dataDir,
+    port,
+    host: values.host ?? '127.0.0.1',
+    ...(values['base-model'] ? { baseModelDir: values['base-model'] } : {}),
+  });
   if (coordinator.port !== publicPort)
     console.error(
       `cohort: warning: listening on port ${coordinator.port}, not on the public URL's ${config.publicUrl}: sites and invitation links use the public URL`,
