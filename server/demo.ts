@@ -483,6 +483,8 @@ async function runOnce(
       'cohort',
       '--out',
       finalDir,
+      '--base-model',
+      options.base,
     );
 
     const report = buildReport(options, seed, sites, trainingRounds, evaluation, out ? finalDir : null);
