@@ -4,6 +4,7 @@ import { stableHash32 } from '../../core/data/split.js';
 import { encodeContribution, roundEncodingSpec } from '../../core/fl/round-vector.js';
 import { baseRef, decodeAdapter, encodeAdapter } from '../../core/ml/formats.js';
 import type { BaseModel } from '../../core/ml/engine.node.js';
+import { federationEncoder } from '../../core/ml/encoder/spec.js';
 import type { Trainer } from '../../core/ml/trainer.node.js';
 import {
   configHash,
@@ -93,6 +94,8 @@ export interface FederationClientOptions {
   trainer: () => Trainer;
   maskEngine?: MaskEngine;
   threads?: number;
+  /** The site's image encoders (`sitePaths(dataDir).encoders`): rounds needing one not there are declined. */
+  encoderDir?: string;
 }
 
 /** "HH:MM" → minutes after midnight. */
@@ -416,6 +419,12 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
       'round',
     );
     if (!accepted) return this.decline(open, 'the global version failed verification at this site');
+    if (this.options.encoderDir !== undefined) {
+      // Loaded here, not at startup: the module brings onnxruntime, which the agent's thread rarely needs.
+      const { encoderUnavailable } = await import('../../core/ml/encoder/image-encoder.node.js');
+      const missing = await encoderUnavailable(this.options.encoderDir, federationEncoder(open.config));
+      if (missing) return this.decline(open, missing);
+    }
     const roster = await this.rosterFor(open.participants, open.identityKeys, settings.autoAcceptRoster);
     if (typeof roster === 'string') return this.decline(open, roster);
 
