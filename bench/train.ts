@@ -75,11 +75,13 @@ export async function run(args: string[]): Promise<number> {
   const warmup = 5;
 
   const base: BaseModel = await loadBaseModel(defaultBaseModelDir());
+  const cfg = base.config;
+  if (cfg.arch !== 'tinymed-vqa') throw new Error('bench train measures the embedded TinyMed-VQA base');
   const config = DEFAULT_ADAPTER_CONFIG;
   const data = generateSynthRad({ preset: 'general', n: batch * (steps + warmup), seed: 99 });
   const adapter = initAdapter(base, config, base.config.answers, 1);
   const examples = encodeExamples(data.records, data.images, adapter.answers, base.config);
-  const seqLen = sequenceLength(base.config, config.prompt.tokens);
+  const seqLen = sequenceLength(cfg, config.prompt.tokens);
   const torchConfig = {
     batch,
     threads,
@@ -89,8 +91,8 @@ export async function run(args: string[]): Promise<number> {
     heads: base.config.heads,
     layers: base.config.layers,
     mlp_dim: base.config.mlpDim,
-    patches: numPatches(base.config),
-    patch_dim: base.config.patchSize ** 2,
+    patches: numPatches(cfg),
+    patch_dim: cfg.patchSize ** 2,
     max_tokens: base.config.maxTokens,
     ngram_slots: base.config.ngramSlots,
     hash_buckets: base.config.hashBuckets,

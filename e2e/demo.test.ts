@@ -140,7 +140,7 @@ describe('cohort demo --seeds', () => {
 });
 
 describe.skipIf(!vqaRadPresent)('cohort demo on VQA-RAD split by organ', () => {
-  it('trains the answer head with FedAdam by default and improves on the starting model', async () => {
+  it('trains FeatVQA (LoRA, prompt and head) with FedAvg by default and improves on the starting model', async () => {
     const json = join(tempDir(), 'demo.json');
     const result = await cohort(
       'demo',
@@ -154,14 +154,16 @@ describe.skipIf(!vqaRadPresent)('cohort demo on VQA-RAD split by organ', () => {
       json,
     );
     expect(result.status, result.stderr + result.stdout.slice(-2000)).toBe(0);
-    expect(result.stdout).toContain('fedadam:0.1, adapter head, 2 local epoch(s) per round at lr 0.003');
+    expect(result.stdout).toContain(
+      'fedavg, adapter lora+prompt+head, 2 local epoch(s) per round at lr 0.002',
+    );
     const report = JSON.parse(readFileSync(json, 'utf8')) as {
       training: { strategy: string; adapter: string[] };
       sites: { name: string }[];
       rounds: { status: string; participants: number; global: Figures; upload_bytes_per_site: number }[];
       final: { global: Figures };
     };
-    expect(report.training).toMatchObject({ strategy: 'fedadam:0.1', adapter: ['head'] });
+    expect(report.training).toMatchObject({ strategy: 'fedavg', adapter: ['lora', 'prompt', 'head'] });
     expect(report.sites.map((site) => site.name)).toEqual([
       'Head & Neuro Hospital',
       'Chest Hospital',
@@ -171,9 +173,10 @@ describe.skipIf(!vqaRadPresent)('cohort demo on VQA-RAD split by organ', () => {
       ['completed', 3],
       ['completed', 3],
     ]);
-    // Only the head goes up: its weights and bias over the VQA-RAD answers (about 1.3 MB), not LoRA's.
-    expect(report.rounds[0]!.upload_bytes_per_site).toBeGreaterThan(1_000_000);
-    expect(report.rounds[0]!.upload_bytes_per_site).toBeLessThan(1_600_000);
+    // Every part goes up: LoRA (rank 8) on all of FeatVQA's modules, the prompt and the head over the
+    // VQA-RAD answers, 469,962 values of 4 bytes (about 1.9 MB).
+    expect(report.rounds[0]!.upload_bytes_per_site).toBeGreaterThan(1_850_000);
+    expect(report.rounds[0]!.upload_bytes_per_site).toBeLessThan(2_100_000);
     // Version 0 (round 1's starting model) scores what the untrained head scores; two rounds improve on it.
     expect(report.final.global.closed_acc!).toBeGreaterThan(report.rounds[0]!.global.closed_acc! + 0.02);
   }, 300_000);

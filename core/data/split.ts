@@ -25,3 +25,16 @@ export function splitForImage(imageKey: string, seed: number, validationFraction
     throw new Error('validationFraction must be in [0, 1)');
   return stableHash32(`cohort/split/v1:${seed}:${imageKey}`) / 2 ** 32 < validationFraction ? 'val' : 'train';
 }
+
+/**
+ * The split of one question, decided by its id alone: held-out questions about images that also have
+ * training questions, like VQA-RAD's official test split (which asks new questions about images seen
+ * in training). Measures how well a model answers about known images; splitForImage measures unseen ones.
+ */
+export function splitForQuestion(questionId: string, seed: number, validationFraction: number): Split {
+  if (!(validationFraction >= 0 && validationFraction < 1))
+    throw new Error('validationFraction must be in [0, 1)');
+  return stableHash32(`cohort/split-question/v1:${seed}:${questionId}`) / 2 ** 32 < validationFraction
+    ? 'val'
+    : 'train';
+}

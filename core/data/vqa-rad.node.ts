@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { decodeToGray } from './image.node.js';
-import { splitForImage } from './split.js';
+import { splitForImage, splitForQuestion } from './split.js';
 import {
   STORED_IMAGE_SIZE,
   type GrayImage,
@@ -16,9 +16,13 @@ export interface LoadVqaRadOptions {
   questionsFile?: string;
   seed?: number;
   validationFraction?: number;
+  /** 'image' (default): every question on an image in one split; 'question': questions split one by one. */
+  splitBy?: SplitBy;
   imageSize?: number;
   onProgress?: (done: number, total: number) => void;
 }
+
+export type SplitBy = 'image' | 'question';
 
 /** Default seed and validation share of the by-image split used across Cohort's tools. */
 export const DEFAULT_SPLIT = { seed: 42, validationFraction: 0.2 } as const;
@@ -84,7 +88,10 @@ export async function loadVqaRad(
       answer: q.answer,
       answerType: q.answerType,
       ...(q.organ ? { organ: q.organ } : {}),
-      split: splitForImage(q.imageName, seed, fraction),
+      split:
+        options.splitBy === 'question'
+          ? splitForQuestion(q.qid, seed, fraction)
+          : splitForImage(q.imageName, seed, fraction),
     }));
   return { name: `vqa-rad:${dir}`, records, images, errors };
 }

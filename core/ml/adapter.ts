@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { normalizeAnswer } from '../data/types.js';
-import { headInputDim, LORA_TARGETS, loraModule, moduleShape, type TinyMedConfig } from './model.js';
+import { headInputDim, LORA_TARGETS, loraModules, type ModelConfig } from './model.js';
 import { Rng } from './rng.js';
 
 export const adapterConfigSchema = z.object({
@@ -72,20 +72,15 @@ export interface TensorSpec {
 
 /** The adapter's tensors, in canonical order (this order defines the flattened shared vector). */
 export function adapterTensorSpecs(
-  cfg: TinyMedConfig,
+  cfg: ModelConfig,
   config: AdapterConfig,
   numAnswers: number,
 ): TensorSpec[] {
   const specs: TensorSpec[] = [];
   if (config.lora.enabled) {
-    for (let i = 0; i < cfg.layers; i++) {
-      for (const target of LORA_TARGETS) {
-        if (!config.lora.targets.includes(target)) continue;
-        const [inDim, outDim] = moduleShape(cfg, target);
-        const m = loraModule(i, target);
-        specs.push({ name: `lora.${m}.A`, shape: [inDim, config.lora.rank], part: 'lora' });
-        specs.push({ name: `lora.${m}.B`, shape: [config.lora.rank, outDim], part: 'lora' });
-      }
+    for (const { module, inDim, outDim } of loraModules(cfg, config.lora.targets)) {
+      specs.push({ name: `lora.${module}.A`, shape: [inDim, config.lora.rank], part: 'lora' });
+      specs.push({ name: `lora.${module}.B`, shape: [config.lora.rank, outDim], part: 'lora' });
     }
   }
   if (config.prompt.enabled)
@@ -98,7 +93,7 @@ export function adapterTensorSpecs(
 }
 
 export interface BaseForAdapter {
-  config: TinyMedConfig;
+  config: ModelConfig;
   weights: Map<string, Float32Array>;
 }
 

@@ -11,7 +11,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BaseModel } from './engine.node.js';
-import { baseWeightShapes, type TinyMedConfig, type Weights } from './model.js';
+import { baseWeightShapes, type ModelConfig, type Weights } from './model.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
 import { canonicalJson } from '../util/canonical-json.js';
 import { makeDir } from '../util/make-dir.node.js';
@@ -23,7 +23,7 @@ export const BASE_MODEL_FILES = {
 } as const;
 
 export function encodeBaseModel(
-  config: TinyMedConfig,
+  config: ModelConfig,
   weights: Weights,
 ): { configJson: string; weightBytes: Uint8Array; hash: string } {
   const tensors = baseWeightShapes(config).map(([name, shape]) => {
@@ -42,7 +42,7 @@ export function encodeBaseModel(
   return { configJson, weightBytes, hash };
 }
 
-export async function saveBaseModel(dir: string, config: TinyMedConfig, weights: Weights): Promise<string> {
+export async function saveBaseModel(dir: string, config: ModelConfig, weights: Weights): Promise<string> {
   const { configJson, weightBytes, hash } = encodeBaseModel(config, weights);
   makeDir(dir);
   await writeFile(join(dir, BASE_MODEL_FILES.config), `${JSON.stringify(JSON.parse(configJson), null, 2)}\n`);
@@ -63,9 +63,9 @@ export async function loadBaseModel(dir: string): Promise<BaseModel> {
       `no base model in ${dir} (expected ${BASE_MODEL_FILES.config} and ${BASE_MODEL_FILES.weights}; run 'npm run build:base-model')`,
     );
   }
-  const config = JSON.parse(configText) as TinyMedConfig;
-  if (config.arch !== 'tinymed-vqa' || config.version !== 1)
-    throw new Error(`${dir}: not a TinyMed-VQA v1 base model`);
+  const config = JSON.parse(configText) as ModelConfig;
+  if (!['tinymed-vqa', 'feat-vqa'].includes(config.arch) || config.version !== 1)
+    throw new Error(`${dir}: not a TinyMed-VQA or FeatVQA v1 base model`);
   const { tensors } = decodeSafetensors(bytes);
   const weights: Weights = new Map();
   for (const [name, shape] of baseWeightShapes(config)) {
@@ -86,13 +86,16 @@ export async function loadBaseModel(dir: string): Promise<BaseModel> {
   return { config, weights, hash };
 }
 
-/** The committed base model (`models/tinymed-vqa` at the repository root), from source or from dist/. */
-export function defaultBaseModelDir(): string {
+/**
+ * A committed base model (`models/<name>` at the repository root), from source or from dist/: the
+ * default `tinymed-vqa`, or `feat-vqa` (FeatVQA over the embedded image encoder's features).
+ */
+export function defaultBaseModelDir(name: 'tinymed-vqa' | 'feat-vqa' = 'tinymed-vqa'): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
-    const candidate = join(dir, 'models', 'tinymed-vqa');
+    const candidate = join(dir, 'models', name);
     if (existsSync(join(candidate, BASE_MODEL_FILES.config))) return candidate;
     dir = dirname(dir);
   }
-  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models', 'tinymed-vqa');
+  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models', name);
 }

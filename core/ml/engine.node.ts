@@ -3,15 +3,15 @@
  * base-model pretraining, on graphs compiled once per structure and reused (an LRU cache per thread).
  */
 import { cloneAdapter, isShared, type Adapter, type AdapterConfig } from './adapter.js';
-import type { EncodedExamples } from './features.js';
+import { imageLayout, type EncodedExamples } from './features.js';
 import { buildPlannedGraph, planKey, type GraphPlan } from './graphs.js';
-import type { TinyMedConfig, Weights } from './model.js';
+import type { ModelConfig, Weights } from './model.js';
 import { AdamW, addProximal, clipGradNorm } from './optim.js';
 import { Rng, deriveSeed } from './rng.js';
 import { CompiledGraph, type FeedData } from './runtime.node.js';
 
 export interface BaseModel {
-  config: TinyMedConfig;
+  config: ModelConfig;
   weights: Weights;
   /** sha256 (hex) over the canonical serialisation of config + weights: the base model's name. */
   hash: string;
@@ -150,13 +150,14 @@ function augmentPatches(
 }
 
 function batchFeeds(
+  cfg: ModelConfig,
   ex: EncodedExamples,
   rows: readonly number[],
   batch: number,
   augment?: { params: Augmentation; rng: Rng },
 ): Record<string, FeedData> {
   const { geometry } = ex;
-  const per = geometry.imageSize * geometry.imageSize;
+  const per = imageLayout(cfg).values;
   const LK = geometry.maxTokens * geometry.ngramSlots;
   const L = geometry.maxTokens;
   const patches = new Float32Array(batch * per);
@@ -168,12 +169,12 @@ function batchFeeds(
   rows.forEach((r, i) => {
     const img = ex.imageIndex[r]!;
     const src = ex.imageFeatures.subarray(img * per, (img + 1) * per);
-    if (augment) {
+    if (augment && cfg.arch === 'tinymed-vqa') {
       augmentPatches(
         src,
         patches.subarray(i * per, (i + 1) * per),
-        geometry.imageSize,
-        geometry.patchSize,
+        cfg.imageSize,
+        cfg.patchSize,
         augment.params,
         augment.rng,
       );
@@ -183,14 +184,14 @@ function batchFeeds(
     mask.set(ex.textMask.subarray(r * L, (r + 1) * L), i * L);
     sketch.set(ex.sketch.subarray(r * S, (r + 1) * S), i * S);
   });
-  return { patches, token_ids: ids, token_weights: w, text_mask: mask, question_sketch: sketch };
+  const image = cfg.arch === 'feat-vqa' ? 'image_features' : 'patches';
+  return { [image]: patches, token_ids: ids, token_weights: w, text_mask: mask, question_sketch: sketch };
 }
 
-function checkGeometry(cfg: TinyMedConfig, ex: EncodedExamples) {
+function checkGeometry(cfg: ModelConfig, ex: EncodedExamples) {
   const g = ex.geometry;
   if (
-    g.imageSize !== cfg.imageSize ||
-    g.patchSize !== cfg.patchSize ||
+    g.image !== imageLayout(cfg).name ||
     g.maxTokens !== cfg.maxTokens ||
     g.ngramSlots !== cfg.ngramSlots ||
     g.hashBuckets !== cfg.hashBuckets ||
@@ -264,7 +265,7 @@ async function trainLoop(o: LoopOptions): Promise<TrainStats> {
     for (let start = 0; start < orderRows.length; start += batch) {
       if (o.signal?.aborted) throw new TrainingCancelled();
       const rows = orderRows.slice(start, start + batch);
-      const feeds = batchFeeds(o.examples, rows, batch, augmentation);
+      const feeds = batchFeeds(o.base.config, o.examples, rows, batch, augmentation);
       const targets = new Float32Array(batch * A);
       rows.forEach((r, i) => (targets[i * A + o.examples.labels[r]!] = 1 / rows.length));
       feeds.targets = targets;
@@ -337,7 +338,7 @@ export async function trainLocal(opts: TrainLocalOptions): Promise<{ adapter: Ad
 }
 
 export interface PretrainOptions extends Omit<TrainLocalOptions, 'adapter' | 'base' | 'proxMu'> {
-  config: TinyMedConfig;
+  config: ModelConfig;
   weights: Weights;
   /** Base weights kept at their initial values (see PRETRAIN_FROZEN). */
   frozen?: readonly string[];
@@ -432,7 +433,7 @@ export async function predict(opts: EvaluateOptions): Promise<Float32Array> {
     for (let r = start; r < Math.min(opts.examples.n, start + batch); r++) rows.push(r);
     const real = rows.length;
     while (rows.length < batch) rows.push(rows[0]!); // pad the last batch; padded rows are ignored
-    const feeds = batchFeeds(opts.examples, rows, batch);
+    const feeds = batchFeeds(opts.base.config, opts.examples, rows, batch);
     for (const p of params) {
       const value = opts.adapter?.tensors.get(p.name)?.data ?? opts.weightsAsInputs?.get(p.name);
       if (!value) throw new Error(`no value for ${p.name}`);

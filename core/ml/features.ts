@@ -6,16 +6,45 @@
 import { stableHash32 } from '../data/split.js';
 import { Rng } from './rng.js';
 import { normalizeAnswer, type GrayImage, type VqaRecord } from '../data/types.js';
+import type { ModelConfig } from './model.js';
 
-export interface FeatureGeometry {
-  imageSize: number;
-  patchSize: number;
+/** How questions are encoded (every architecture shares it). */
+export interface TextGeometry {
   maxTokens: number;
   ngramSlots: number;
   hashBuckets: number;
   /** Width of the question sketch: a fixed random projection of the question's hashed n-grams. */
   sketchDim: number;
 }
+
+/** TinyMed-VQA's geometry: the question encoding and the image's pixel patches. */
+export interface FeatureGeometry extends TextGeometry {
+  imageSize: number;
+  patchSize: number;
+}
+
+/** The geometry examples were encoded for; `image` names what one image row is (see imageLayout). */
+export interface ExampleGeometry extends TextGeometry {
+  image: string;
+}
+
+/** One image's row: TinyMed's patches, or FeatVQA's encoder features (tokens × channels, from the cache). */
+export function imageLayout(cfg: ModelConfig): { name: string; values: number } {
+  if (cfg.arch === 'feat-vqa') {
+    const channels = cfg.featureGroups.reduce((a, b) => a + b, 0);
+    return {
+      name: `features:${cfg.encoder.sha256}:${cfg.featureTokens}x${channels}`,
+      values: cfg.featureTokens * channels,
+    };
+  }
+  return { name: `pixels:${cfg.imageSize}/${cfg.patchSize}`, values: cfg.imageSize * cfg.imageSize };
+}
+
+/**
+ * What a model reads of each image: its decoded pixels (TinyMed-VQA), or its encoder features
+ * [featureTokens × Σ featureGroups] for FeatVQA, computed once per image and cached by the site.
+ */
+export type ImageInput = GrayImage | Float32Array;
 
 export const numPatches = (g: FeatureGeometry) => (g.imageSize / g.patchSize) ** 2;
 
@@ -95,7 +124,7 @@ export function questionWords(question: string): string[] {
  */
 export function tokenizeQuestion(
   question: string,
-  geometry: FeatureGeometry,
+  geometry: TextGeometry,
 ): { ids: Int32Array; weights: Float32Array; mask: Float32Array } {
   const { maxTokens: L, ngramSlots: K, hashBuckets: H } = geometry;
   const ids = new Int32Array(L * K);
@@ -149,7 +178,7 @@ export function questionSketch(
   ids: Int32Array,
   weights: Float32Array,
   mask: Float32Array,
-  geometry: FeatureGeometry,
+  geometry: TextGeometry,
 ): Float32Array {
   const { maxTokens: L, ngramSlots: K, sketchDim: S } = geometry;
   const out = new Float32Array(S);
@@ -174,8 +203,8 @@ export function questionSketch(
 /** Examples as flat typed arrays: cheap to transfer to a worker thread and to slice into batches. */
 export interface EncodedExamples {
   n: number;
-  geometry: FeatureGeometry;
-  /** nImages × numPatches × patchSize² */
+  geometry: ExampleGeometry;
+  /** nImages × the image layout's values (patches, or encoder features) */
   imageFeatures: Float32Array;
   imageIndex: Int32Array;
   tokenIds: Int32Array;
@@ -199,11 +228,11 @@ export function answerIndex(answers: readonly string[]): Map<string, number> {
 
 export function encodeExamples(
   records: readonly VqaRecord[],
-  images: ReadonlyMap<string, GrayImage>,
+  images: ReadonlyMap<string, ImageInput>,
   answers: readonly string[],
-  geometry: FeatureGeometry,
+  cfg: ModelConfig,
 ): EncodedExamples {
-  const steps = encodingSteps(records, images, answers, geometry);
+  const steps = encodingSteps(records, images, answers, cfg);
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;
@@ -221,11 +250,11 @@ const QUESTIONS_PER_SLICE = 64;
  */
 export async function encodeExamplesInSlices(
   records: readonly VqaRecord[],
-  images: ReadonlyMap<string, GrayImage>,
+  images: ReadonlyMap<string, ImageInput>,
   answers: readonly string[],
-  geometry: FeatureGeometry,
+  cfg: ModelConfig,
 ): Promise<EncodedExamples> {
-  const steps = encodingSteps(records, images, answers, geometry);
+  const steps = encodingSteps(records, images, answers, cfg);
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;
@@ -236,26 +265,44 @@ export async function encodeExamplesInSlices(
 /** The encoding, pausing (yield) before each slice of questions; returns the examples. */
 function* encodingSteps(
   records: readonly VqaRecord[],
-  images: ReadonlyMap<string, GrayImage>,
+  images: ReadonlyMap<string, ImageInput>,
   answers: readonly string[],
-  geometry: FeatureGeometry,
+  cfg: ModelConfig,
 ): Generator<void, EncodedExamples> {
+  const geometry: TextGeometry = cfg;
+  const layout = imageLayout(cfg);
   const index = answerIndex(answers);
   const imageSlots = new Map<string, number>();
   for (const r of records) {
     if (!images.has(r.imageKey)) throw new Error(`record ${r.id}: image '${r.imageKey}' is missing`);
     if (!imageSlots.has(r.imageKey)) imageSlots.set(r.imageKey, imageSlots.size);
   }
-  const per = geometry.imageSize * geometry.imageSize;
+  const per = layout.values;
   const imageFeatures = new Float32Array(imageSlots.size * per);
-  for (const [key, slot] of imageSlots)
-    imageFeatures.set(imageToPatches(images.get(key)!, geometry), slot * per);
+  for (const [key, slot] of imageSlots) {
+    const image = images.get(key)!;
+    if (cfg.arch === 'feat-vqa') {
+      if (!(image instanceof Float32Array) || image.length !== per)
+        throw new Error(`image '${key}' has no encoder features of the model's layout (${layout.name})`);
+      imageFeatures.set(image, slot * per);
+    } else {
+      if (image instanceof Float32Array)
+        throw new Error(`image '${key}': the model reads pixels, not features`);
+      imageFeatures.set(imageToPatches(image, cfg), slot * per);
+    }
+  }
   const n = records.length;
   const L = geometry.maxTokens;
   const K = geometry.ngramSlots;
   const out: EncodedExamples = {
     n,
-    geometry: { ...geometry },
+    geometry: {
+      maxTokens: L,
+      ngramSlots: K,
+      hashBuckets: geometry.hashBuckets,
+      sketchDim: geometry.sketchDim,
+      image: layout.name,
+    },
     imageFeatures,
     imageIndex: new Int32Array(n),
     tokenIds: new Int32Array(n * L * K),

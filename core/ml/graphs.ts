@@ -6,10 +6,10 @@
 import { adapterTensorSpecs, type AdapterConfig } from './adapter.js';
 import { gradients } from './autodiff.js';
 import { Graph, type Shape, type Tensor } from './graph.js';
-import { buildForward, crossEntropy, declareInputs, type TinyMedConfig, type Weights } from './model.js';
+import { buildModelForward, crossEntropy, type ModelConfig, type Weights } from './model.js';
 
 export interface GraphPlan {
-  cfg: TinyMedConfig;
+  cfg: ModelConfig;
   batch: number;
   mode: 'train' | 'eval';
   /** The adapter structure (null = the bare base model with its own head). */
@@ -39,8 +39,7 @@ export function planKey(plan: GraphPlan): string {
 
 export function buildPlannedGraph(plan: GraphPlan, baseWeights: Weights): BuiltGraph {
   const { cfg, batch } = plan;
-  const g = new Graph(`tinymed-vqa-${plan.mode}`);
-  const inputs = declareInputs(g, cfg, batch);
+  const g = new Graph(`${cfg.arch}-${plan.mode}`);
   const targets = plan.mode === 'train' ? g.input('targets', 'float32', [batch, plan.numAnswers]) : null;
   const adapterSpecs = plan.adapter ? adapterTensorSpecs(cfg, plan.adapter, plan.numAnswers) : [];
   const adapterNames = new Map(adapterSpecs.map((s) => [s.name, s.shape]));
@@ -62,26 +61,22 @@ export function buildPlannedGraph(plan: GraphPlan, baseWeights: Weights): BuiltG
     resolved.set(name, t);
     return t;
   };
-  const logits = buildForward(
-    g,
-    {
-      cfg,
-      batch,
-      weight,
-      ...(plan.adapter?.lora.enabled
-        ? {
-            lora: {
-              rank: plan.adapter.lora.rank,
-              alpha: plan.adapter.lora.alpha,
-              targets: plan.adapter.lora.targets,
-            },
-          }
-        : {}),
-      promptTokens: plan.adapter?.prompt.enabled ? plan.adapter.prompt.tokens : 0,
-      numAnswers: plan.numAnswers,
-    },
-    inputs,
-  );
+  const logits = buildModelForward(g, {
+    cfg,
+    batch,
+    weight,
+    ...(plan.adapter?.lora.enabled
+      ? {
+          lora: {
+            rank: plan.adapter.lora.rank,
+            alpha: plan.adapter.lora.alpha,
+            targets: plan.adapter.lora.targets,
+          },
+        }
+      : {}),
+    promptTokens: plan.adapter?.prompt.enabled ? plan.adapter.prompt.tokens : 0,
+    numAnswers: plan.numAnswers,
+  });
   if (plan.mode === 'eval') {
     g.output(logits, 'logits');
     return { graph: g, params };

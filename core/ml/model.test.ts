@@ -305,12 +305,12 @@ describe('adapters', () => {
   it('round-trips through safetensors + JSON and exports the PEFT layout', () => {
     const adapter = randomize(initAdapter(base, DEFAULT_ADAPTER_CONFIG, ['yes', 'no', 'ct'], 1), 4);
     const hash = 'a'.repeat(64);
-    const encoded = encodeAdapter(adapter, hash, { note: 'x' });
+    const encoded = encodeAdapter(adapter, { arch: 'tinymed-vqa', hash }, { note: 'x' });
     const decoded = decodeAdapter(encoded.json, encoded.weights, base.config);
     expect(decoded.baseHash).toBe(hash);
     expect(decoded.adapter.answers).toEqual(adapter.answers);
     for (const [n, t] of adapter.tensors) expect(decoded.adapter.tensors.get(n)!.data).toEqual(t.data);
-    const peft = exportPeft(adapter, hash);
+    const peft = exportPeft(adapter, { arch: 'tinymed-vqa', hash });
     const cfg = JSON.parse(peft.config) as Record<string, unknown>;
     expect(cfg.peft_type).toBe('LORA');
     expect(cfg.r).toBe(8);
@@ -330,7 +330,7 @@ describe('adapters', () => {
 
   it('rejects an adapter whose tensors do not match the base model', () => {
     const adapter = initAdapter(base, DEFAULT_ADAPTER_CONFIG, ['yes', 'no'], 1);
-    const encoded = encodeAdapter(adapter, 'b'.repeat(64));
+    const encoded = encodeAdapter(adapter, { arch: 'tinymed-vqa', hash: 'b'.repeat(64) });
     const other = tinyBase({ dim: 8, heads: 2 });
     expect(() => decodeAdapter(encoded.json, encoded.weights, other.config)).toThrow(/do not match/);
   });

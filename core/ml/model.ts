@@ -5,6 +5,15 @@
  * Sequence layout: [CLS] · prompt (P, adapter) · image patches (N) · question words (L).
  * Linear weights are stored [in, out] (y = x·W + b); LoRA adds (α/r)·(x·A)·B with A [in, r], B [r, out].
  */
+import {
+  buildFeatForward,
+  declareFeatInputs,
+  featHeadInputDim,
+  featLoraModules,
+  featWeightShapes,
+  initFeatWeights,
+  type FeatVqaConfig,
+} from './feat-vqa.js';
 import { numPatches, type FeatureGeometry } from './features.js';
 import type { Graph, Shape, Tensor } from './graph.js';
 import { Rng } from './rng.js';
@@ -21,7 +30,11 @@ export interface TinyMedConfig extends FeatureGeometry {
   answers: string[];
 }
 
-export const LORA_TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'fc1', 'fc2'] as const;
+/** LoRA targets; `img_proj` (the image-feature projections) exists in FeatVQA only (feat-vqa.ts). */
+/** Every base-model architecture (`arch` tells them apart): TinyMed-VQA (pixels) and FeatVQA (encoder features). */
+export type ModelConfig = TinyMedConfig | FeatVqaConfig;
+
+export const LORA_TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'fc1', 'fc2', 'img_proj'] as const;
 export type LoraTarget = (typeof LORA_TARGETS)[number];
 
 /** The module path of a LoRA target in layer i (matches the base weight names). */
@@ -29,6 +42,23 @@ export function loraModule(layer: number, target: LoraTarget): string {
   return target === 'fc1' || target === 'fc2'
     ? `layers.${layer}.mlp.${target}`
     : `layers.${layer}.attn.${target}`;
+}
+
+/** The LoRA-adapted linear modules of a model for the chosen targets, in canonical order. */
+export function loraModules(
+  cfg: ModelConfig,
+  targets: readonly LoraTarget[],
+): { module: string; inDim: number; outDim: number }[] {
+  if (cfg.arch === 'feat-vqa') return featLoraModules(cfg, targets);
+  const out: { module: string; inDim: number; outDim: number }[] = [];
+  for (let i = 0; i < cfg.layers; i++) {
+    for (const target of LORA_TARGETS) {
+      if (target === 'img_proj' || !targets.includes(target)) continue;
+      const [inDim, outDim] = moduleShape(cfg, target);
+      out.push({ module: loraModule(i, target), inDim, outDim });
+    }
+  }
+  return out;
 }
 
 export function moduleShape(cfg: TinyMedConfig, target: LoraTarget): [number, number] {
@@ -42,7 +72,8 @@ export function moduleShape(cfg: TinyMedConfig, target: LoraTarget): [number, nu
  * word embeddings ; question sketch (features.ts)]: the last two are direct bag-of-n-grams paths from
  * the question to the answer, which real questions, worded unlike anything in pretraining, rely on.
  */
-export function headInputDim(cfg: TinyMedConfig): number {
+export function headInputDim(cfg: ModelConfig): number {
+  if (cfg.arch === 'feat-vqa') return featHeadInputDim(cfg);
   return 3 * cfg.dim + cfg.sketchDim;
 }
 
@@ -51,7 +82,8 @@ export function sequenceLength(cfg: TinyMedConfig, promptTokens: number): number
 }
 
 /** Name → shape of every base weight, in a fixed order. */
-export function baseWeightShapes(cfg: TinyMedConfig): [string, number[]][] {
+export function baseWeightShapes(cfg: ModelConfig): [string, number[]][] {
+  if (cfg.arch === 'feat-vqa') return featWeightShapes(cfg);
   const d = cfg.dim;
   const p2 = cfg.patchSize * cfg.patchSize;
   const out: [string, number[]][] = [
@@ -80,7 +112,8 @@ export function baseWeightShapes(cfg: TinyMedConfig): [string, number[]][] {
 export type Weights = Map<string, Float32Array>;
 
 /** Fresh (pretraining) initialisation, deterministic from the seed. */
-export function initBaseWeights(cfg: TinyMedConfig, seed: number): Weights {
+export function initBaseWeights(cfg: ModelConfig, seed: number): Weights {
+  if (cfg.arch === 'feat-vqa') return initFeatWeights(cfg, seed);
   const rng = new Rng(seed);
   const weights: Weights = new Map();
   const residualScale = 1 / Math.sqrt(2 * cfg.layers);
@@ -212,6 +245,18 @@ export function buildForward(g: Graph, spec: ForwardSpec, inputs: ForwardInputs)
   const feat = g.concat([cls, pooled, bag, inputs.sketch], 1); // [B, 3d + sketchDim]
   const hd = headInputDim(cfg);
   return g.add(g.matmul(feat, W('head.weight', [hd, spec.numAnswers])), W('head.bias', [spec.numAnswers]));
+}
+
+export interface ModelForwardSpec extends Omit<ForwardSpec, 'cfg'> {
+  cfg: ModelConfig;
+}
+
+/** Declares the batch inputs of either architecture and builds its forward pass: the logits. */
+export function buildModelForward(g: Graph, spec: ModelForwardSpec): Tensor {
+  const { cfg } = spec;
+  if (cfg.arch === 'feat-vqa')
+    return buildFeatForward(g, { ...spec, cfg }, declareFeatInputs(g, cfg, spec.batch));
+  return buildForward(g, { ...spec, cfg }, declareInputs(g, cfg, spec.batch));
 }
 
 /** Mean cross-entropy: `targets` rows are one-hot answers scaled by 1/(examples in the batch). */

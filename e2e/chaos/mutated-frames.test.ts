@@ -52,7 +52,7 @@ describe('mutated frames from enrolled sites', () => {
     running.push(federation);
     const rejected: string[] = [];
     federation.server.sessions.on('rejected', (_session, reason) => rejected.push(reason));
-    await createFederation(federation.server, 'mutated');
+    await createFederation(federation, 'mutated');
     const damaged = duplicateDamaged();
     const rounds = LONG ? 5 : 2;
     for (let round = 1; round <= rounds; round++) {

@@ -4,7 +4,13 @@ import { parseCommandArgs, parseIntegerOption, requireOption } from '../../core/
 import { CliError } from '../../core/cli/errors.js';
 import { initAdapter, unflattenShared } from '../../core/ml/adapter.js';
 import { defaultBaseModelDir, loadBaseModel } from '../../core/ml/base-model.node.js';
-import { ADAPTER_FILES, encodeAdapter, exportMergedOnnx, exportPeft } from '../../core/ml/formats.js';
+import {
+  ADAPTER_FILES,
+  baseRef,
+  encodeAdapter,
+  exportMergedOnnx,
+  exportPeft,
+} from '../../core/ml/formats.js';
 import { federationConfigSchema } from '../../core/protocol/federation.js';
 import { bitsToFloats } from '../../core/protocol/rounds.js';
 import { loadCoordinatorConfig } from '../data-dir.js';
@@ -83,11 +89,11 @@ initial values and says so.`);
 
   makeDir(out);
   if (format === 'cohort') {
-    const { json, weights } = encodeAdapter(adapter, base.hash, meta);
+    const { json, weights } = encodeAdapter(adapter, baseRef(base), meta);
     await writeFile(join(out, ADAPTER_FILES.config), json);
     await writeFile(join(out, ADAPTER_FILES.weights), weights);
   } else if (format === 'peft') {
-    const peft = exportPeft(adapter, base.hash);
+    const peft = exportPeft(adapter, baseRef(base));
     await writeFile(join(out, 'adapter_config.json'), peft.config);
     await writeFile(join(out, 'adapter_model.safetensors'), peft.weights);
   } else {

@@ -9,10 +9,11 @@ export async function run(args: string[]): Promise<number> {
     'data-dir': { type: 'string' },
     port: { type: 'string' },
     host: { type: 'string' },
+    'base-model': { type: 'string' },
     json: { type: 'boolean' },
   });
   if (values.help) {
-    console.log(`usage: cohort server start --data-dir DIR [--port PORT] [--host ADDRESS] [--json]
+    console.log(`usage: cohort server start --data-dir DIR [--port PORT] [--host ADDRESS] [--base-model DIR] [--json]
 
 Serves the coordinator API (HTTPS + WebSocket under /v1) and the web console (/console/). It listens
 where the public URL given at init points: its address and port (a host name is resolved; one that is
@@ -22,7 +23,8 @@ another --port or --host only suits a port forward or NAT, and start warns when 
   --port PORT     listen on this port instead
 One coordinator runs per data directory (it holds DIR/coordinator.lock). While it runs, the address it
 listens on is in DIR/listening.json, where the other 'cohort server' commands find it. --json prints one
-JSON event per line.`);
+JSON event per line. --base-model names the base model directory its federations train on (default
+the embedded models/tinymed-vqa; models/feat-vqa is FeatVQA over the embedded image encoder's features).`);
     return 0;
   }
   const dataDir = requireOption('server start', values['data-dir'], '--data-dir');
@@ -33,7 +35,12 @@ JSON event per line.`);
   if (chosen?.note) console.error(`cohort: note: ${chosen.note}`);
   const mismatch = values.host === undefined ? undefined : await hostMismatch(values.host, config.publicUrl);
   if (mismatch) console.error(`cohort: warning: ${mismatch}`);
-  const coordinator = await startCoordinator({ dataDir, port, host: values.host ?? chosen!.host });
+  const coordinator = await startCoordinator({
+    dataDir,
+    port,
+    host: values.host ?? chosen!.host,
+    ...(values['base-model'] ? { baseModelDir: values['base-model'] } : {}),
+  });
   if (coordinator.port !== publicPort)
     console.error(
       `cohort: warning: listening on port ${coordinator.port}, not on the public URL's ${config.publicUrl}: sites and invitation links use the public URL`,

@@ -219,9 +219,9 @@ export class SiteAgent extends EventEmitter<{ event: [SiteEvent] }> {
       identity: this.identity,
       enrollment,
       loadBase: () => this.loadBase(),
+      encoderDir: this.paths.encoders,
       trainer: () => (this.trainer ??= startTrainer()),
       maskEngine: nativeMaskEngine(),
-      encoderDir: this.paths.encoders,
       ...(this.options.threads ? { threads: this.options.threads } : {}),
     });
     federation.on('event', (event) => {

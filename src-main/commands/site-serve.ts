@@ -9,13 +9,16 @@ export async function run(args: string[]): Promise<number> {
     port: { type: 'string' },
     json: { type: 'boolean' },
     'reconnect-max-ms': { type: 'string' },
+    'base-model': { type: 'string' },
   });
   if (values.help) {
-    console.log(`usage: cohort site serve --data-dir DIR [--port PORT] [--json]
+    console.log(`usage: cohort site serve --data-dir DIR [--port PORT] [--base-model DIR] [--json]
 
 Runs the site agent headless: keeps the outbound connection to the coordinator (reconnecting with
 backoff) and serves the site UI on 127.0.0.1, protected by a token printed in its URL.
---port 0 (default) picks a free port. --json prints one JSON event per line.`);
+--port 0 (default) picks a free port. --base-model: the base model directory (default the embedded
+models/tinymed-vqa); a round whose federation names another base is declined. --json prints one JSON
+event per line.`);
     return 0;
   }
   const dataDir = requireOption('site serve', values['data-dir'], '--data-dir');
@@ -24,6 +27,7 @@ backoff) and serves the site UI on 127.0.0.1, protected by a token printed in it
   if (!(reconnectMax >= 100)) throw new CliError('site serve: --reconnect-max-ms must be at least 100', 2);
   const agent = await SiteAgent.open({
     dataDir,
+    ...(values['base-model'] ? { baseModelDir: values['base-model'] } : {}),
     reconnect: { initialMs: Math.min(500, reconnectMax), maxMs: reconnectMax },
   });
   let server;

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { decodeKey, encodeKey, keyFingerprint, type IdentityKeyPair } from '../../core/crypto/identity.js';
 import { stableHash32 } from '../../core/data/split.js';
 import { encodeContribution, roundEncodingSpec } from '../../core/fl/round-vector.js';
-import { decodeAdapter, encodeAdapter } from '../../core/ml/formats.js';
+import { baseRef, decodeAdapter, encodeAdapter } from '../../core/ml/formats.js';
 import type { BaseModel } from '../../core/ml/engine.node.js';
 import { federationEncoder } from '../../core/ml/encoder/spec.js';
 import type { Trainer } from '../../core/ml/trainer.node.js';
@@ -50,6 +50,8 @@ import type { CoordinatorConnection } from './coordinator-connection.js';
 import { approvePendingConfig, securityView } from './config-approval.js';
 import { runLocalRound, type LocalRoundResult } from './local-round.js';
 import { configPolicyProblems, diffConfigs, rosterPolicyProblem } from './security-policy.js';
+import { featureRows, type FeatVqaConfig } from '../../core/ml/feat-vqa.js';
+import type { GrayImage } from '../../core/data/types.js';
 
 export const PARTICIPATION_SETTING = 'participation';
 export const APPROVED_ROSTER_SETTING = 'approved-roster';
@@ -95,11 +97,14 @@ export interface FederationClientOptions {
   identity: IdentityKeyPair;
   enrollment: EnrollmentState;
   loadBase: () => Promise<BaseModel>;
+  /**
+   * The site's image encoders (`sitePaths(dataDir).encoders`): a FeatVQA base's encoder is kept there
+   * (the default converted on first use), and rounds naming an encoder not there are declined.
+   */
+  encoderDir: string;
   trainer: () => Trainer;
   maskEngine?: MaskEngine;
   threads?: number;
-  /** The site's image encoders (`sitePaths(dataDir).encoders`): rounds needing one not there are declined. */
-  encoderDir?: string;
 }
 
 /** "HH:MM" → minutes after midnight. */
@@ -542,12 +547,10 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
         open,
         `this site already sent its contribution from version ${open.version.version} (round ${contributedIn}); a second one could be subtracted from the first sum`,
       );
-    if (this.options.encoderDir !== undefined) {
-      // Loaded here, not at startup: the module brings onnxruntime, which the agent's thread rarely needs.
-      const { encoderUnavailable } = await import('../../core/ml/encoder/image-encoder.node.js');
-      const missing = await encoderUnavailable(this.options.encoderDir, federationEncoder(open.config));
-      if (missing) return this.decline(open, missing);
-    }
+    // Loaded here, not at startup: the module brings onnxruntime, which the agent's thread rarely needs.
+    const { encoderUnavailable } = await import('../../core/ml/encoder/image-encoder.node.js');
+    const missing = await encoderUnavailable(this.options.encoderDir, federationEncoder(open.config));
+    if (missing) return this.decline(open, missing);
     const roster = await this.rosterFor(open.participants, open.identityKeys, settings.autoAcceptRoster);
     if (typeof roster === 'string') return this.decline(open, roster);
 
@@ -617,6 +620,9 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
       seed: (config.seed ^ stableHash32(`${siteId}:${open.round}`)) >>> 0,
       evaluateOnly: open.mode === 'evaluate',
       trainer: this.options.trainer(),
+      ...(base.config.arch === 'feat-vqa'
+        ? { imageInputs: this.cachedFeatures(base.config, controller.signal) }
+        : {}),
       ...(this.options.threads ? { threads: this.options.threads } : {}),
       signal: controller.signal,
       onProgress: (phase, progress) =>
@@ -713,13 +719,26 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
     return approved;
   }
 
+  /** FeatVQA's image inputs: the encoder features from the site store's cache (computed there on first use). */
+  private cachedFeatures(cfg: FeatVqaConfig, signal: AbortSignal) {
+    return async (images: ReadonlyMap<string, GrayImage>) =>
+      featureRows(
+        cfg,
+        await this.options.data.featuresFor([...images.keys()], cfg.encoder, {
+          encoderDir: this.options.encoderDir,
+          signal,
+          ...(this.options.threads ? { threads: this.options.threads } : {}),
+        }),
+      );
+  }
+
   private async onTrained(run: RoundRun, result: LocalRoundResult): Promise<void> {
     if (run.finished) return;
     run.result = result;
     const { open } = run;
     if (open.mode === 'train') {
       const base = await this.options.loadBase();
-      const { json, weights } = encodeAdapter(result.trained, base.hash, {
+      const { json, weights } = encodeAdapter(result.trained, baseRef(base), {
         federation: open.federationId,
         round: open.round,
       });

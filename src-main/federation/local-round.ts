@@ -9,7 +9,7 @@ import {
   type Adapter,
 } from '../../core/ml/adapter.js';
 import type { BaseModel, EvalResult, Progress, TrainStats } from '../../core/ml/engine.node.js';
-import { encodeExamplesInSlices } from '../../core/ml/features.js';
+import { encodeExamplesInSlices, type ImageInput } from '../../core/ml/features.js';
 import type { Trainer } from '../../core/ml/trainer.node.js';
 import type { FederationConfig } from '../../core/protocol/federation.js';
 
@@ -31,6 +31,11 @@ export interface LocalRoundInput {
   /** Evaluation rounds: evaluate the starting version only; the contribution carries counters alone. */
   evaluateOnly?: boolean;
   trainer: Trainer;
+  /**
+   * What the base reads of the images, when not their pixels: FeatVQA's encoder features, from the site
+   * store's cache (filled on first use). Called once per round with every image of both splits.
+   */
+  imageInputs?: (images: ReadonlyMap<string, GrayImage>) => Promise<ReadonlyMap<string, ImageInput>>;
   threads?: number;
   signal?: AbortSignal;
   onProgress?: (
@@ -74,16 +79,15 @@ export function startingAdapter(
 export async function runLocalRound(input: LocalRoundInput): Promise<LocalRoundResult> {
   const { base, config, trainer } = input;
   const start = startingAdapter(base, config, input.globalShared, input.personal);
+  const images = new Map([...input.train.images, ...input.validation.images]);
+  const inputs: ReadonlyMap<string, ImageInput> = input.imageInputs
+    ? await input.imageInputs(images)
+    : images;
   // In slices: this runs on the site agent's event loop, which must keep its WebSocket and UI moving.
-  const trainExamples = await encodeExamplesInSlices(
-    input.train.records,
-    input.train.images,
-    start.answers,
-    base.config,
-  );
+  const trainExamples = await encodeExamplesInSlices(input.train.records, inputs, start.answers, base.config);
   const validationExamples = await encodeExamplesInSlices(
     input.validation.records,
-    input.validation.images,
+    inputs,
     start.answers,
     base.config,
   );

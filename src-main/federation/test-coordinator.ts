@@ -113,7 +113,7 @@ export interface TestSiteOptions {
   /** SynthRad questions to import, so local training has examples (weight > 0). */
   questions?: number;
   participate?: boolean;
-  /** Where this site keeps image encoders (the agent's); unset = no encoder checks. */
+  /** Where this site keeps image encoders (the agent's); by default a shared temporary folder. */
   encoderDir?: string;
 }
 
@@ -172,7 +172,7 @@ export class TestCoordinator {
           open: { n: 1, correct: 1 },
           lossSum: 1.5,
         }),
-      ...(options.encoderDir ? { encoderDir: options.encoderDir } : {}),
+      encoderDir: options.encoderDir ?? join(tmpdir(), 'cohort-test-encoders'),
     });
     if (options.participate !== false)
       await store.remote.setSetting(PARTICIPATION_SETTING, {

@@ -5,7 +5,7 @@ import { CliError } from '../../core/cli/errors.js';
 import type { Adapter } from '../../core/ml/adapter.js';
 import { defaultBaseModelDir, loadBaseModel } from '../../core/ml/base-model.node.js';
 import type { BaseModel, EvalResult } from '../../core/ml/engine.node.js';
-import { ADAPTER_FILES, decodeAdapter, encodeAdapter } from '../../core/ml/formats.js';
+import { ADAPTER_FILES, decodeAdapter, encodeAdapter, type BaseRef } from '../../core/ml/formats.js';
 import { makeDir } from '../../core/util/make-dir.node.js';
 
 export async function loadBase(command: string, dir: string | undefined): Promise<BaseModel> {
@@ -19,10 +19,10 @@ export async function loadBase(command: string, dir: string | undefined): Promis
 export async function saveAdapterDir(
   dir: string,
   adapter: Adapter,
-  baseHash: string,
+  base: BaseRef,
   meta: Record<string, unknown>,
 ) {
-  const { json, weights } = encodeAdapter(adapter, baseHash, meta);
+  const { json, weights } = encodeAdapter(adapter, base, meta);
   makeDir(dir);
   await writeFile(join(dir, ADAPTER_FILES.weights), weights);
   await writeFile(join(dir, ADAPTER_FILES.config), json);

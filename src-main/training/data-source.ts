@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { readAnswerSet } from '../../core/data/answers.node.js';
 import { sitePaths } from '../agent/site-data-dir.js';
 import { SiteDataService } from '../data/site-data-service.js';
-import { loadVqaRad } from '../../core/data/vqa-rad.node.js';
+import { loadVqaRad, type SplitBy } from '../../core/data/vqa-rad.node.js';
 
 export interface LoadedSource {
   dataset: VqaDataset;
@@ -24,7 +24,15 @@ export interface LoadedSource {
 export const DEFAULT_SYNTH_RECORDS = 4000;
 export const DEFAULT_SYNTH_SEED = 7;
 
-type SourceOptions = { questions?: string; seed?: number; splitSeed?: number };
+type SourceOptions = { questions?: string; seed?: number; splitSeed?: number; splitBy?: SplitBy };
+
+/** `--split-by image|question` of cohort train / eval (vqa-rad sources). */
+export function parseSplitBy(command: string, value: string | undefined): SplitBy | undefined {
+  if (value === undefined) return undefined;
+  if (value !== 'image' && value !== 'question')
+    throw new CliError(`${command}: --split-by must be image or question`, 2);
+  return value;
+}
 
 /**
  * One source, or several separated by commas (their union: records keep their own splits). Several
@@ -73,6 +81,7 @@ async function loadOneSource(command: string, source: string, options: SourceOpt
     if (!Number.isInteger(n) || n < 1 || n > 1_000_000)
       throw new CliError(`${command}: bad record count in '${source}'`, 2);
     if (options.questions) throw new CliError(`${command}: --questions applies to vqa-rad sources only`, 2);
+    if (options.splitBy) throw new CliError(`${command}: --split-by applies to vqa-rad sources only`, 2);
     const dataset = generateSynthRad({ preset, n, seed: options.seed ?? DEFAULT_SYNTH_SEED });
     return { dataset, answers: [...SYNTHRAD_ANSWERS], answerSource: 'SynthRad template answers' };
   }
@@ -81,6 +90,7 @@ async function loadOneSource(command: string, source: string, options: SourceOpt
     const dataset = await loadVqaRad(rest, {
       ...(options.questions ? { questionsFile: options.questions } : {}),
       ...(options.splitSeed !== undefined ? { seed: options.splitSeed } : {}),
+      ...(options.splitBy ? { splitBy: options.splitBy } : {}),
     }).catch((error: Error) => {
       throw new CliError(`${command}: ${error.message}`);
     });
@@ -106,6 +116,11 @@ async function loadOneSource(command: string, source: string, options: SourceOpt
     const database = sitePaths(rest).database;
     if (!existsSync(database)) throw new CliError(`${command}: ${rest} has no site store (site.db)`, 2);
     if (options.questions) throw new CliError(`${command}: --questions applies to vqa-rad sources only`, 2);
+    if (options.splitBy)
+      throw new CliError(
+        `${command}: --split-by applies to vqa-rad sources only (a site's split is set at import)`,
+        2,
+      );
     const data = await SiteDataService.open(database);
     try {
       const { records, images } = await data.loadTrainingData({});

@@ -17,7 +17,8 @@ import {
   majorityBaseline,
   summarize,
 } from './common.js';
-import { loadSource } from './data-source.js';
+import { loadSource, parseSplitBy } from './data-source.js';
+import { imageInputsFor, imagesOf } from './image-inputs.js';
 
 const usage = `usage: cohort eval --model DIR --data SOURCE [options]
 
@@ -25,9 +26,12 @@ const usage = `usage: cohort eval --model DIR --data SOURCE [options]
   --data SOURCE       synth:<preset>[:<records>], vqa-rad:<dir>, or site:<data-dir> (a site's own store)
   --questions FILE    (vqa-rad) evaluate every question in FILE (trainset.json format)
   --split S           val (default), train or all; --questions implies all
+  --split-by B        (vqa-rad) image (default: unseen images in validation) or question (held-out
+                      questions about images also in training, like VQA-RAD's official test split)
   --data-seed S       SynthRad generation seed (default 7, as in cohort train)
   --threads N         ORT threads (default 1)
-  --base DIR          base model directory (default the embedded models/tinymed-vqa)
+  --base DIR          base model directory (default the embedded models/tinymed-vqa; models/feat-vqa reads
+                      the embedded image encoder's features, computed for the images at the start)
   --json              print {"n", "closed":{"n","acc"}, "open":{"n","acc"}, "overall_acc", …}`;
 
 export async function run(args: string[]): Promise<number> {
@@ -36,6 +40,7 @@ export async function run(args: string[]): Promise<number> {
     data: { type: 'string' },
     questions: { type: 'string' },
     split: { type: 'string' },
+    'split-by': { type: 'string' },
     'data-seed': { type: 'string' },
     threads: { type: 'string' },
     base: { type: 'string' },
@@ -54,6 +59,7 @@ export async function run(args: string[]): Promise<number> {
   if (!['val', 'train', 'all'].includes(split))
     throw new CliError('eval: --split must be val, train or all', 2);
   const json = Boolean(values.json);
+  const splitBy = parseSplitBy('eval', values['split-by']);
 
   const adapterMode = isAdapterDir(modelDir);
   const base = await loadBase('eval', adapterMode ? values.base : (values.base ?? modelDir));
@@ -61,11 +67,13 @@ export async function run(args: string[]): Promise<number> {
   const loaded = await loadSource('eval', source, {
     ...(values.questions ? { questions: values.questions } : {}),
     ...(dataSeed !== undefined ? { seed: dataSeed } : {}),
+    ...(splitBy ? { splitBy } : {}),
   });
   const records = loaded.dataset.records.filter((r) => split === 'all' || r.split === split);
   if (records.length === 0) throw new CliError(`eval: no questions in the ${split} split of ${source}`);
   const answers = adapter ? adapter.answers : base.config.answers;
-  const examples = encodeExamples(records, loaded.dataset.images, answers, base.config);
+  const images = await imageInputsFor(base, imagesOf(records, loaded.dataset.images), { threads });
+  const examples = encodeExamples(records, images, answers, base.config);
   const bar = new ProgressBar('eval', examples.n, !json);
   try {
     const result = summarize(

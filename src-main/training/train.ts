@@ -15,11 +15,12 @@ import {
   type AdapterPart,
 } from '../../core/ml/adapter.js';
 import { encodeExamples } from '../../core/ml/features.js';
-import { exportMergedOnnx, exportPeft } from '../../core/ml/formats.js';
-import { LORA_TARGETS, type LoraTarget } from '../../core/ml/model.js';
+import { baseRef, exportMergedOnnx, exportPeft } from '../../core/ml/formats.js';
+import { LORA_TARGETS, type LoraTarget, type ModelConfig } from '../../core/ml/model.js';
 import { startTrainer } from '../../core/ml/trainer.node.js';
 import { formatSummary, loadBase, majorityBaseline, round, saveAdapterDir, summarize } from './common.js';
-import { loadSource } from './data-source.js';
+import { loadSource, parseSplitBy } from './data-source.js';
+import { imageInputsFor, imagesOf } from './image-inputs.js';
 import { readAnswerSet } from '../../core/data/answers.node.js';
 import { makeDir } from '../../core/util/make-dir.node.js';
 
@@ -29,11 +30,13 @@ const usage = `usage: cohort train --data SOURCE --out DIR [options]
   --answers SPEC        the public answer set: synth, vqa-rad:<dir> or a JSON list (default: the source's)
   --schedule S          cosine (default: warm-up then decay to 10 %) or constant learning rate
   --questions FILE      (vqa-rad) questions file in trainset.json format instead of <dir>/trainset.json
+  --split-by B          (vqa-rad) validation split by image (default) or by question (see cohort eval)
   --out DIR             where to write the adapter
   --epochs N            passes over the training split (default 6)
   --adapter PARTS       comma-separated parts: lora,prompt,head (default all three)
   --rank R --alpha A    LoRA rank and alpha (default 16 and 2·rank)
-  --targets LIST        LoRA targets: q_proj,k_proj,v_proj,o_proj[,fc1,fc2] (default all six)
+  --targets LIST        LoRA targets: q_proj,k_proj,v_proj,o_proj[,fc1,fc2] (default all six), and for a
+                        FeatVQA base img_proj (the feature projections; default on)
   --prompt-tokens N     soft prompt length (default 8)
   --lr LR               peak learning rate, cosine-decayed (default 0.001)
   --batch N             batch size (default 32)
@@ -41,13 +44,15 @@ const usage = `usage: cohort train --data SOURCE --out DIR [options]
   --seed S              initialisation and shuffling seed (default 1)
   --data-seed S         SynthRad generation seed (default 7)
   --threads N           ORT threads (default 1: bit-for-bit reproducible)
-  --base DIR            base model directory (default the embedded models/tinymed-vqa)
+  --base DIR            base model directory (default the embedded models/tinymed-vqa; models/feat-vqa reads
+                        the embedded image encoder's features, computed for the images at the start)
   --json                print the result as JSON (no progress bar)`;
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parseCommandArgs('train', args, {
     data: { type: 'string' },
     questions: { type: 'string' },
+    'split-by': { type: 'string' },
     out: { type: 'string' },
     epochs: { type: 'string' },
     adapter: { type: 'string' },
@@ -94,16 +99,20 @@ export async function run(args: string[]): Promise<number> {
     .filter(Boolean);
   for (const p of parts)
     if (!['lora', 'prompt', 'head'].includes(p)) throw new CliError(`train: unknown adapter part '${p}'`, 2);
-  const targets = (values.targets ?? 'q_proj,k_proj,v_proj,o_proj,fc1,fc2').split(',').map((t) => t.trim());
+  const splitBy = parseSplitBy('train', values['split-by']);
+  const json = Boolean(values.json);
+  const base = await loadBase('train', values.base);
+  const targets = (values.targets ?? defaultTargets(base.config.arch).join(','))
+    .split(',')
+    .map((t) => t.trim());
   for (const t of targets)
     if (!(LORA_TARGETS as readonly string[]).includes(t))
       throw new CliError(`train: unknown LoRA target '${t}'`, 2);
 
-  const json = Boolean(values.json);
-  const base = await loadBase('train', values.base);
   const loaded = await loadSource('train', source, {
     ...(values.questions ? { questions: values.questions } : {}),
     ...(dataSeed !== undefined ? { seed: dataSeed } : {}),
+    ...(splitBy ? { splitBy } : {}),
   });
   const trainRecords = loaded.dataset.records.filter((r) => r.split === 'train');
   const valRecords = loaded.dataset.records.filter((r) => r.split === 'val');
@@ -134,8 +143,11 @@ export async function run(args: string[]): Promise<number> {
   } catch (error) {
     throw new CliError(`train: ${(error as Error).message} (add 'head' to --adapter)`, 2);
   }
-  const trainEx = encodeExamples(trainRecords, loaded.dataset.images, adapter.answers, base.config);
-  const valEx = encodeExamples(valRecords, loaded.dataset.images, adapter.answers, base.config);
+  const images = await imageInputsFor(base, imagesOf(loaded.dataset.records, loaded.dataset.images), {
+    threads,
+  });
+  const trainEx = encodeExamples(trainRecords, images, adapter.answers, base.config);
+  const valEx = encodeExamples(valRecords, images, adapter.answers, base.config);
 
   const trainer = startTrainer();
   const controller = new AbortController();
@@ -179,8 +191,8 @@ export async function run(args: string[]): Promise<number> {
       },
       validation: val,
     };
-    await saveAdapterDir(out, trained, base.hash, meta);
-    const peft = exportPeft(trained, base.hash);
+    await saveAdapterDir(out, trained, baseRef(base), meta);
+    const peft = exportPeft(trained, baseRef(base));
     makeDir(join(out, 'peft'));
     await writeFile(join(out, 'peft', 'adapter_config.json'), peft.config);
     await writeFile(join(out, 'peft', 'adapter_model.safetensors'), peft.weights);
@@ -217,5 +229,9 @@ export async function run(args: string[]): Promise<number> {
     await trainer.close();
   }
 }
+
+/** Every LoRA target the base architecture has. */
+const defaultTargets = (arch: ModelConfig['arch']): LoraTarget[] =>
+  LORA_TARGETS.filter((t) => arch === 'feat-vqa' || t !== 'img_proj');
 
 const pct = (x: number | null) => (x === null ? '—' : `${(x * 100).toFixed(1)}%`);
