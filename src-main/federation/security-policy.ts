@@ -61,6 +61,13 @@ export function rosterPolicyProblem(
   if (rosterSize < least)
     return `${rosterSize} site(s); this site requires at least ${least} (its policy and the federation's minimum)`;
   if (!config.secure.enabled) return undefined;
+  const fraction = policy.minThreshold;
+  const thresholdProblem = (t: number) =>
+    `threshold ${t} of ${rosterSize} sites; this site requires more than ${formatFraction(fraction)} of the roster and a strict majority (at least ${leastThreshold(rosterSize, fraction)})`;
+  // A fixed threshold is judged by this site's policy first, whatever core/secagg itself would accept.
+  const fixed = config.secure.threshold;
+  if (fixed !== undefined && !thresholdMeetsPolicy(fixed, rosterSize, fraction))
+    return thresholdProblem(fixed);
   let params;
   try {
     params = resolveParams(rosterSize, {
@@ -72,9 +79,8 @@ export function rosterPolicyProblem(
     if (error instanceof SecAggError) return `invalid secure-aggregation parameters: ${error.message}`;
     throw error;
   }
-  const fraction = policy.minThreshold;
   if (!thresholdMeetsPolicy(params.threshold, rosterSize, fraction))
-    return `threshold ${params.threshold} of ${rosterSize} sites; this site requires more than ${formatFraction(fraction)} of the roster and a strict majority (at least ${leastThreshold(rosterSize, fraction)})`;
+    return thresholdProblem(params.threshold);
   if (params.neighbours !== undefined) {
     const k = params.neighbours;
     if (k < policy.minNeighbours)
