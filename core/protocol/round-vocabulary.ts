@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SECAGG_STAGES } from '../secagg/stages.js';
 
 /**
  * The one vocabulary of a round as a site lives it: the steps it goes through, the secure-aggregation
@@ -29,15 +30,7 @@ export const siteRoundStatusSchema = z.enum(['running', ...siteRoundOutcomeSchem
 export type SiteRoundStatus = z.infer<typeof siteRoundStatusSchema>;
 
 /** The messages a site sends through secure aggregation (core/secagg/messages.ts), or in the clear when its operator switched secure aggregation off locally. */
-export const siteUploadSchema = z.enum([
-  'advertise',
-  'reveal',
-  'share-keys',
-  'masked-input',
-  'consistency',
-  'unmask',
-  'plain-update',
-]);
+export const siteUploadSchema = z.enum([...SECAGG_STAGES, 'plain-update']);
 export type SiteUpload = z.infer<typeof siteUploadSchema>;
 
 /** The steps of a round at a site before its outcome. */

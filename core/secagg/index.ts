@@ -45,3 +45,4 @@ export {
   type SimulationResult,
 } from './simulate.js';
 export * from './encoding.js';
+export { SECAGG_STAGES, type SecAggStage } from './stages.js';

@@ -1,4 +1,5 @@
 import { equalBytes, fromBase64, fromBase64Into, toBase64 } from './bytes.js';
+import { SECAGG_STAGES, type SecAggStage } from './stages.js';
 import {
   advertMessage,
   consistencyMessage,
@@ -45,18 +46,9 @@ export interface SecAggServerConfig extends SecAggOptions {
 }
 
 /** The stage whose messages the coordinator is collecting. */
-export type ServerStage =
-  'advertise' | 'reveal' | 'share-keys' | 'masked-input' | 'consistency' | 'unmask' | 'done' | 'aborted';
-
-/** The stages in order; 'reveal' (the graph's commit-reveal) only with SecAgg+ neighbourhoods. */
-const STAGE_ORDER: readonly ServerStage[] = [
-  'advertise',
-  'reveal',
-  'share-keys',
-  'masked-input',
-  'consistency',
-  'unmask',
-];
+export type ServerStage = SecAggStage | 'done' | 'aborted';
+/** The stages in order; 'reveal' only with SecAgg+ neighbourhoods. */
+const STAGE_ORDER: readonly ServerStage[] = SECAGG_STAGES;
 
 export interface Outbound {
   to: string;

@@ -11,18 +11,12 @@ import {
 } from './messages.js';
 import type { SecAggOptions, SessionInfo } from './params.js';
 import { SecAggServer, type SecAggResult, type ServerStage } from './server.js';
+import { SECAGG_STAGES } from './stages.js';
 import { sodium } from './sodium.js';
 
 /** The stage before whose message a site goes silent. */
 export type DropStage = Exclude<ServerStage, 'done' | 'aborted'>;
-export const DROP_STAGES: readonly DropStage[] = [
-  'advertise',
-  'reveal',
-  'share-keys',
-  'masked-input',
-  'consistency',
-  'unmask',
-];
+export const DROP_STAGES: readonly DropStage[] = SECAGG_STAGES;
 
 /** The stages a round with these neighbourhoods runs: the graph's commit-reveal only with SecAgg+. */
 export function stagesFor(neighbours: number | undefined): DropStage[] {

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { SECAGG_STAGES } from '../../core/secagg/stages.js';
 import { decodeKey, type IdentityKeyPair } from '../../core/crypto/identity.js';
 import { applyServerStep, type StrategyState } from '../../core/fl/strategies.js';
 import {
@@ -94,14 +95,7 @@ interface ActiveRound {
   cancelled: string | undefined;
 }
 
-const SECAGG_CLIENT_TYPES = new Set([
-  'advertise',
-  'reveal',
-  'share-keys',
-  'masked-input',
-  'consistency',
-  'unmask',
-]);
+const SECAGG_CLIENT_TYPES = new Set<string>(SECAGG_STAGES);
 
 /**
  * Runs a federation's rounds (DESIGN §2): asks the connected sites to join, drives secure aggregation
