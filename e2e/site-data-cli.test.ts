@@ -3,6 +3,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupTempDirs, tempDir } from './support/temp.js';
+import { MOBILENET_V2_SPEC } from '../core/ml/encoder/spec.js';
 
 // The built `cohort` entry (npm test builds first), as an operator runs it.
 const cohort = join(import.meta.dirname, '..', 'bin', 'cohort.js');
@@ -59,6 +60,10 @@ describe('cohort site import / data (built CLI)', () => {
       );
       const counts = run('site', 'data', '--data-dir', site, '--json');
       expect(JSON.parse(counts.stdout)).toMatchObject({ images: 315, questions: 3064 });
+      // The import also computed the images' encoder features, converting the encoder into the data dir.
+      expect(existsSync(join(site, 'encoders', `${MOBILENET_V2_SPEC.sha256}.onnx`))).toBe(true);
     },
+    // Encoding 315 images at import takes a few seconds alone, several times that on a loaded machine.
+    180_000,
   );
 });

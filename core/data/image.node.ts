@@ -130,6 +130,8 @@ export interface StoreReadyImage {
   /** A small grayscale JPEG for the UI: the image scaled to a longest side of `THUMBNAIL_SIZE`, no bars. */
   thumbnail: Uint8Array;
   thumbnailType: 'image/jpeg';
+  /** With `encoderSize`: the same letterboxed grayscale at that size, from the source (for the image encoder). */
+  encoderPixels?: Uint8Array;
 }
 
 /**
@@ -139,14 +141,16 @@ export interface StoreReadyImage {
 export async function decodeForStore(
   input: Uint8Array | RawPixels,
   size = STORED_IMAGE_SIZE,
-  options: { invert?: boolean } = {},
+  options: { invert?: boolean; encoderSize?: number } = {},
 ): Promise<StoreReadyImage> {
   const { width, height, format } = await checkedSize(input);
   // Inverting (DICOM MONOCHROME1 stored as JPEG) must happen before letterboxing, or the bars turn white.
   if (options.invert) {
     const gray = await fullGray(input);
     for (let i = 0; i < gray.length; i++) gray[i] = 255 - gray[i]!;
-    const inverted = await decodeForStore({ width, height, channels: 1, pixels: gray }, size);
+    const inverted = await decodeForStore({ width, height, channels: 1, pixels: gray }, size, {
+      ...(options.encoderSize ? { encoderSize: options.encoderSize } : {}),
+    });
     return { ...inverted, format };
   }
   const scaled = await scaledGray(input, size);
@@ -172,6 +176,9 @@ export async function decodeForStore(
     format,
     thumbnail: new Uint8Array(thumbnail.buffer, thumbnail.byteOffset, thumbnail.length),
     thumbnailType: 'image/jpeg',
+    ...(options.encoderSize
+      ? { encoderPixels: letterbox(await scaledGray(input, options.encoderSize), options.encoderSize) }
+      : {}),
   };
 }
 

@@ -76,7 +76,7 @@ export const synthRadRequestSchema = z.strictObject({
 });
 export type SynthRadRequest = z.infer<typeof synthRadRequestSchema>;
 
-export const importPhaseSchema = z.enum(['read', 'decode', 'write', 'done']);
+export const importPhaseSchema = z.enum(['read', 'decode', 'write', 'features', 'done']);
 export type ImportPhase = z.infer<typeof importPhaseSchema>;
 export const importProgressSchema = z.object({
   phase: importPhaseSchema,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { adapterConfigSchema } from '../ml/adapter.js';
+import { encoderSpecSchema } from '../ml/encoder/spec.js';
 import { strategySchema } from '../fl/strategies.js';
 import { domainMessage, getSodium, toHex } from '../crypto/sodium.js';
 import { signDomain, verifyDomain } from '../crypto/identity.js';
@@ -14,6 +15,12 @@ export const federationConfigSchema = z.object({
   name: z.string().min(1).max(200),
   /** SHA-256 (hex) naming the base model every site must hold. */
   baseModelHash: z.string().regex(/^[0-9a-f]{64}$/),
+  /**
+   * The frozen image encoder, when not the embedded MobileNetV2 (core/ml/encoder/spec.ts): an ONNX file
+   * named by its SHA-256, with its input size, normalisation and feature outputs. Sites without that
+   * file decline rounds, saying so. Absent in every config written before it existed (same hash).
+   */
+  encoder: encoderSpecSchema.optional(),
   /** The public label space (e.g. VQA-RAD's published answer list), normalised. */
   answers: z.array(z.string().min(1).max(200)).min(2).max(10_000),
   adapter: adapterConfigSchema,

@@ -80,7 +80,8 @@ export class SiteAgent extends EventEmitter<{ event: [SiteEvent] }> {
     let agent: SiteAgent;
     let interrupted: number;
     try {
-      store = await openSiteStoreWorker(paths.database);
+      // Imports compute image features from the source while they decode it (see SiteStore).
+      store = await openSiteStoreWorker(paths.database, { encoderDir: paths.encoders });
       const stored = await store.remote.getSetting(ENROLLMENT_SETTING);
       const enrollment = stored === undefined ? undefined : enrollmentStateSchema.parse(stored);
       const identity = existsSync(paths.identityKey) ? readIdentityKeyFile(paths.identityKey) : undefined;
@@ -208,9 +209,9 @@ export class SiteAgent extends EventEmitter<{ event: [SiteEvent] }> {
       identity: this.identity,
       enrollment,
       loadBase: () => this.loadBase(),
-      encoderDir: this.paths.encoders,
       trainer: () => (this.trainer ??= startTrainer()),
       maskEngine: nativeMaskEngine(),
+      encoderDir: this.paths.encoders,
       ...(this.options.threads ? { threads: this.options.threads } : {}),
     });
     federation.on('event', (event) => {

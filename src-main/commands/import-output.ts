@@ -5,6 +5,7 @@ const PHASE_LABELS: Record<ImportProgress['phase'], string> = {
   read: 'reading  ',
   decode: 'decoding ',
   write: 'writing  ',
+  features: 'features ',
   done: 'done     ',
 };
 

@@ -1,4 +1,6 @@
 import { CliError } from '../../core/cli/errors.js';
+import { dirname } from 'node:path';
+import { sitePaths } from '../agent/site-data-dir.js';
 import { SiteDataService } from '../data/site-data-service.js';
 
 /** A store opened by a command: its own store worker, ended by `close`. */
@@ -7,9 +9,13 @@ import type { ImportProgress, ImportSummary } from '../importers/types.js';
 import { formatImportSummary, importProgressPrinter } from './import-output.js';
 
 /** Opens the site store of a command, turning a failure into the command's one-line error. */
-export async function openSiteData(command: string, database: string): Promise<OpenedSiteData> {
+export async function openSiteData(
+  command: string,
+  database: string,
+  options: { encoderDir?: string } = {},
+): Promise<OpenedSiteData> {
   try {
-    return await SiteDataService.open(database);
+    return await SiteDataService.open(database, options);
   } catch (error) {
     throw new CliError(`${command}: cannot open the site store: ${(error as Error).message}`);
   }
@@ -25,7 +31,10 @@ export async function runImportJob(
   json: boolean,
   job: (service: SiteDataService, onProgress: (progress: ImportProgress) => void) => Promise<ImportSummary>,
 ): Promise<number> {
-  const service = await openSiteData(command, database);
+  // Imports compute image features from the source as the agent's do (encoders beside the database).
+  const service = await openSiteData(command, database, {
+    encoderDir: sitePaths(dirname(database)).encoders,
+  });
   const progress = importProgressPrinter(json);
   try {
     const summary = await job(service, progress);

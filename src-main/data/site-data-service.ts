@@ -48,9 +48,15 @@ const isProgressFor =
 export class SiteDataService {
   constructor(private readonly store: RemoteSiteStore) {}
 
-  /** Opens a store worker of its own for `databasePath` (CLI, tests); `close` ends the worker. */
-  static async open(databasePath: string): Promise<SiteDataService & { close(): Promise<void> }> {
-    const handle = await openSiteStoreWorker(databasePath);
+  /**
+   * Opens a store worker of its own for `databasePath` (CLI, tests); `close` ends the worker. With
+   * `encoderDir`, imports also compute image features (see SiteStore).
+   */
+  static async open(
+    databasePath: string,
+    options: { encoderDir?: string } = {},
+  ): Promise<SiteDataService & { close(): Promise<void> }> {
+    const handle = await openSiteStoreWorker(databasePath, options);
     const service = new SiteDataService(handle) as SiteDataService & { close(): Promise<void> };
     service.close = () => handle.close();
     return service;
@@ -164,6 +170,8 @@ export class SiteDataService {
     options: {
       /** `sitePaths(dataDir).encoders`: `<sha256>.onnx` files; the default encoder is converted there. */
       encoderDir: string;
+      /** Only these outputs (e.g. ['block_10_project_BN']); all of the spec's when absent. */
+      outputs?: string[];
       onProgress?: (done: number, total: number) => void;
       signal?: AbortSignal;
       threads?: number;
@@ -188,14 +196,19 @@ export class SiteDataService {
         },
         token,
       );
-      const cached = await this.store.remote.cachedFeatures([...imageKeys], filled.encoderKey);
+      const cached = await this.store.remote.cachedFeatures(
+        [...imageKeys],
+        filled.encoderKey,
+        options.outputs,
+      );
       const byImage = new Map<string, Float32Array[]>();
       for (const key of imageKeys) {
         const hit = cached.get(key);
         if (!hit) throw new Error(`image ${key.slice(0, 12)}… is not in the site store`);
         byImage.set(key, hit.values);
       }
-      return { encoderKey: filled.encoderKey, outputs: filled.outputs, byImage, computed: filled.computed };
+      const outputs = filled.outputs.filter((o) => !options.outputs || options.outputs.includes(o.name));
+      return { encoderKey: filled.encoderKey, outputs, byImage, computed: filled.computed };
     } finally {
       options.signal?.removeEventListener('abort', cancel);
       unsubscribe();

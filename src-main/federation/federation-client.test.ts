@@ -8,6 +8,7 @@ import { SYNTHRAD_ANSWERS } from '../../core/data/synthrad.js';
 import { flattenShared, initAdapter, normalizeAnswerSet } from '../../core/ml/adapter.js';
 import { defaultBaseModelDir, loadBaseModel } from '../../core/ml/base-model.node.js';
 import type { BaseModel } from '../../core/ml/engine.node.js';
+import { MOBILENET_V2_SPEC } from '../../core/ml/encoder/spec.js';
 import {
   configHash,
   federationConfigSchema,
@@ -65,7 +66,7 @@ const pendingTrainer = () => ({
   close: async () => undefined,
 });
 
-async function site(options: { trainer?: typeof pendingTrainer } = {}) {
+async function site(options: { trainer?: typeof pendingTrainer; encoderDir?: string } = {}) {
   const store = await openSiteStoreWorker(join(mkdtempSync(join(tmpdir(), 'cohort-fc-')), 'site.db'));
   stores.push(store);
   const identity = await generateIdentity();
@@ -87,12 +88,12 @@ async function site(options: { trainer?: typeof pendingTrainer } = {}) {
     identity,
     enrollment,
     loadBase: async () => base,
-    encoderDir: join(tmpdir(), 'cohort-test-encoders'), // the tests' base reads pixels: never used
     trainer:
       options.trainer ??
       (() => {
         throw new Error('no training in these tests');
       }),
+    ...(options.encoderDir ? { encoderDir: options.encoderDir } : {}),
   });
   const events: FederationEvent[] = [];
   client.on('event', (event) => events.push(event));
@@ -217,6 +218,25 @@ describe('the site checks every global version before using it', () => {
       .poll(() => connection.sent.find((m) => m.type === 'round-join'))
       .toMatchObject({ accept: false, reason: 'the global version failed verification at this site' });
     expect(client.refusal?.message).toMatch(/not signed/);
+  });
+
+  it('declines a round whose federation names an image encoder this site does not have', async () => {
+    const encoderDir = mkdtempSync(join(tmpdir(), 'cohort-fc-encoders-'));
+    const { store, connection } = await site({ encoderDir });
+    await store.remote.setSetting(PARTICIPATION_SETTING, {
+      participate: true,
+      window: null,
+      autoAcceptRoster: true,
+    });
+    const encoder = { ...MOBILENET_V2_SPEC, sha256: 'c'.repeat(64), inputSize: 384 };
+    const good = await versionFrame(coordinator, federationConfig({ encoder }));
+    connection.deliver(roundOpen(good, ['site-a'], {}));
+    await expect
+      .poll(() => connection.sent.find((m) => m.type === 'round-join'))
+      .toMatchObject({
+        accept: false,
+        reason: 'this site does not have the image encoder cccccccccccc… the federation names',
+      });
   });
 
   it('declines rounds while the operator has participation off', async () => {

@@ -4,6 +4,7 @@ import { stableHash32 } from '../../core/data/split.js';
 import { encodeContribution, roundEncodingSpec } from '../../core/fl/round-vector.js';
 import { baseRef, decodeAdapter, encodeAdapter } from '../../core/ml/formats.js';
 import type { BaseModel } from '../../core/ml/engine.node.js';
+import { federationEncoder } from '../../core/ml/encoder/spec.js';
 import type { Trainer } from '../../core/ml/trainer.node.js';
 import {
   configHash,
@@ -88,11 +89,11 @@ export interface FederationClientOptions {
   identity: IdentityKeyPair;
   enrollment: EnrollmentState;
   loadBase: () => Promise<BaseModel>;
-  /** `sitePaths(dataDir).encoders`: where a FeatVQA base's image encoder is kept (converted on first use). */
-  encoderDir: string;
   trainer: () => Trainer;
   maskEngine?: MaskEngine;
   threads?: number;
+  /** The site's image encoders (`sitePaths(dataDir).encoders`): rounds needing one not there are declined. */
+  encoderDir?: string;
 }
 
 /** "HH:MM" → minutes after midnight. */
@@ -416,6 +417,12 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
       'round',
     );
     if (!accepted) return this.decline(open, 'the global version failed verification at this site');
+    if (this.options.encoderDir !== undefined) {
+      // Loaded here, not at startup: the module brings onnxruntime, which the agent's thread rarely needs.
+      const { encoderUnavailable } = await import('../../core/ml/encoder/image-encoder.node.js');
+      const missing = await encoderUnavailable(this.options.encoderDir, federationEncoder(open.config));
+      if (missing) return this.decline(open, missing);
+    }
     const roster = await this.rosterFor(open.participants, open.identityKeys, settings.autoAcceptRoster);
     if (typeof roster === 'string') return this.decline(open, roster);
 
@@ -587,15 +594,18 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
 
   /** FeatVQA's image inputs: the encoder features from the site store's cache (computed there on first use). */
   private cachedFeatures(cfg: FeatVqaConfig, signal: AbortSignal) {
-    return async (images: ReadonlyMap<string, GrayImage>) =>
-      featureRows(
+    const { encoderDir } = this.options;
+    return async (images: ReadonlyMap<string, GrayImage>) => {
+      if (encoderDir === undefined) throw new Error('this site has no image encoder directory');
+      return featureRows(
         cfg,
         await this.options.data.featuresFor([...images.keys()], cfg.encoder, {
-          encoderDir: this.options.encoderDir,
+          encoderDir,
           signal,
           ...(this.options.threads ? { threads: this.options.threads } : {}),
         }),
       );
+    };
   }
 
   private async onTrained(run: RoundRun, result: LocalRoundResult): Promise<void> {

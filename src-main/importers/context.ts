@@ -8,6 +8,8 @@ export interface ImportContext {
   onProgress(progress: ImportProgress): void;
   signal?: AbortSignal | undefined;
   concurrency?: number | undefined;
+  /** When set, each decoded image also keeps a letterboxed copy at this size for the image encoder. */
+  encoderSize?: number | undefined;
 }
 
 export class ImportCancelledError extends Error {

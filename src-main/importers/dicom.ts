@@ -242,8 +242,11 @@ async function prepareOne(
     try {
       const decoded =
         frame.kind === 'raw'
-          ? await decodeForStore(frame.raw)
-          : await decodeForStore(frame.bytes, undefined, { invert: frame.invert });
+          ? await decodeForStore(frame.raw, undefined, { encoderSize: context.encoderSize })
+          : await decodeForStore(frame.bytes, undefined, {
+              invert: frame.invert,
+              encoderSize: context.encoderSize,
+            });
       image.stored = {
         sourceFormat: frame.kind === 'raw' ? 'dicom' : 'dicom-jpeg',
         sourceWidth: dicom.width,
@@ -252,6 +255,7 @@ async function prepareOne(
         pixels: decoded.pixels,
         thumbnail: decoded.thumbnail,
         thumbnailType: decoded.thumbnailType,
+        ...(decoded.encoderPixels ? { encoderPixels: decoded.encoderPixels } : {}),
       };
     } catch (error) {
       return { ok: false, message: (error as Error).message };

@@ -82,7 +82,7 @@ async function decodeOne(
   const hex = toHex(hash);
   if (context.isKnownImage(hex)) return { ok: true, hash, hex };
   try {
-    const image = await decodeForStore(bytes);
+    const image = await decodeForStore(bytes, undefined, { encoderSize: context.encoderSize });
     return {
       ok: true,
       hash,
@@ -95,6 +95,7 @@ async function decodeOne(
         pixels: image.pixels,
         thumbnail: image.thumbnail,
         thumbnailType: image.thumbnailType,
+        ...(image.encoderPixels ? { encoderPixels: image.encoderPixels } : {}),
       },
     };
   } catch (error) {

@@ -19,6 +19,19 @@ import { prepareVqaRad, type SplitOptions } from './vqa-rad.js';
 export interface RunOptions {
   onProgress?: (progress: ImportProgress) => void;
   signal?: AbortSignal;
+  /**
+   * Image-encoder features at import: each new image is also decoded at `size` from its source, and
+   * `save` encodes and caches those after the write transaction (phase 'features'). The store's cache
+   * is keyed by content, so a re-import finds them; a failure leaves a note, and training computes
+   * them later from the stored pixels.
+   */
+  features?: {
+    size: number;
+    save: (
+      images: { imageKey: string; pixels: Uint8Array }[],
+      onProgress: (done: number, total: number) => void,
+    ) => Promise<void>;
+  };
 }
 
 /** Reads, validates and decodes everything the request names; writes nothing. */
@@ -33,6 +46,7 @@ export async function prepareImport(
     onProgress: options.onProgress ?? (() => {}),
     signal: options.signal,
     concurrency: request.options?.concurrency,
+    encoderSize: options.features?.size,
   };
   const importOptions = request.options ?? {};
   switch (request.format) {
@@ -71,11 +85,32 @@ export async function runImport(
   let prepared: PreparedImport;
   try {
     prepared = await prepareImport(data, request, split, options);
+    const forEncoder = prepared.images.flatMap((image) =>
+      image.stored?.encoderPixels
+        ? [{ imageKey: toHex(image.hash), pixels: image.stored.encoderPixels }]
+        : [],
+    );
+    let done: ImportProgress | undefined;
     const summary = data.commitImport(
       prepared,
       { startedAt, ...split, strict: request.options?.strict ?? false },
-      options.onProgress,
+      // With features to compute, 'done' waits until they are.
+      forEncoder.length > 0
+        ? (p) => (p.phase === 'done' ? (done = p) : options.onProgress?.(p))
+        : options.onProgress,
     );
+    if (forEncoder.length > 0 && options.features) {
+      try {
+        await options.features.save(forEncoder, (n, total) =>
+          options.onProgress?.({ phase: 'features', done: n, total }),
+        );
+      } catch (error) {
+        summary.notes.push(
+          `image features were not computed at import (${(error as Error).message}); they will be computed from the stored images before training`,
+        );
+      }
+      if (done) options.onProgress?.(done);
+    }
     return { ...summary, durationMs: Date.now() - started };
   } catch (error) {
     const cancelled = error instanceof ImportCancelledError;

@@ -37,6 +37,8 @@ export interface DecodedImage {
   pixels: Uint8Array;
   thumbnail: Uint8Array;
   thumbnailType: string;
+  /** The source at the image encoder's input size (only when the store computes features at import). */
+  encoderPixels?: Uint8Array;
 }
 
 export interface PreparedQuestion {

@@ -73,8 +73,15 @@ export class FeatureCache {
     })();
   }
 
-  /** Cached features of the given images for one encoder; images without any are absent from the map. */
-  get(imageKeys: readonly string[], encoderKey: string): Map<string, CachedFeatures> {
+  /**
+   * Cached features of the given images for one encoder (only the named `outputs`, when given);
+   * images without any are absent from the map.
+   */
+  get(
+    imageKeys: readonly string[],
+    encoderKey: string,
+    outputs?: readonly string[],
+  ): Map<string, CachedFeatures> {
     const select = this.sql(
       'SELECT layout, features FROM image_features WHERE content_hash = ? AND encoder_key = ?',
     );
@@ -83,14 +90,23 @@ export class FeatureCache {
     for (const imageKey of new Set(imageKeys)) {
       const row = select.get(hex(imageKey), key) as { layout: string; features: Buffer } | undefined;
       if (!row) continue;
-      const outputs = JSON.parse(row.layout) as FeatureOutput[];
+      const layout = JSON.parse(row.layout) as FeatureOutput[];
       // Copy into an aligned buffer: SQLite's Buffer may start at an odd offset.
       const bits = new Uint16Array(row.features.length / 2);
       new Uint8Array(bits.buffer).set(row.features);
-      const all = fromFloat16(bits);
+      const picked: CachedFeatures = { outputs: [], values: [] };
       let offset = 0;
-      const values = outputs.map((o) => all.subarray(offset, (offset += size(o))));
-      out.set(imageKey, { outputs, values });
+      for (const o of layout) {
+        const n = size(o);
+        if (!outputs || outputs.includes(o.name)) {
+          picked.outputs.push(o);
+          picked.values.push(fromFloat16(bits.subarray(offset, offset + n)));
+        }
+        offset += n;
+      }
+      const missing = outputs?.find((name) => !layout.some((o) => o.name === name));
+      if (missing) throw new Error(`the cached features have no output '${missing}'`);
+      out.set(imageKey, picked);
     }
     return out;
   }

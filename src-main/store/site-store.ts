@@ -1,10 +1,12 @@
 import { readSetting, writeSetting } from '../../core/store/settings.node.js';
+import { canonicalJson } from '../../core/util/canonical-json.js';
 import { openDatabase, type SqliteDatabase } from '../../core/store/sqlite.node.js';
 import { synthRadRequestSchema, type SynthRadRequest } from '../../core/data/site-data-api.js';
 import type { ImportProgress, ImportSummary } from '../importers/types.js';
+import type { RunOptions } from '../importers/run-import.js';
 import { siteMigrations } from './migrations.js';
 import type { FeatureOutput, ImageEncoder } from '../../core/ml/encoder/image-encoder.node.js';
-import { encoderSpecSchema, type EncoderSpec } from '../../core/ml/encoder/spec.js';
+import { MOBILENET_V2_SPEC, encoderSpecSchema, type EncoderSpec } from '../../core/ml/encoder/spec.js';
 import { FeatureCache, type CachedFeatures } from './feature-cache.js';
 import {
   FederationData,
@@ -71,12 +73,14 @@ export class SiteStore {
   readonly features: FeatureCache;
   private readonly encoders = new Map<string, Promise<ImageEncoder>>();
   private readonly emit: (event: unknown) => void;
+  /** Where image encoders live; when set, imports compute the default encoder's features from the source. */
+  private readonly encoderDir: string | undefined;
   private importQueue: Promise<unknown> = Promise.resolve();
   private readonly runningImports = new Map<string, AbortController>();
 
   constructor(
     readonly path: string,
-    options: { emit?: (event: unknown) => void } = {},
+    options: { emit?: (event: unknown) => void; encoderDir?: string } = {},
   ) {
     // Owner-only file modes (database, -wal, -shm) are set by openDatabase.
     this.db = openDatabase(path, siteMigrations);
@@ -84,6 +88,7 @@ export class SiteStore {
     this.federation = new FederationData(this.db);
     this.features = new FeatureCache(this.db);
     this.emit = options.emit ?? (() => {});
+    this.encoderDir = options.encoderDir;
   }
 
   // ---- site data (src-main/importers, src-main/data/site-data-service.ts) ----
@@ -95,7 +100,7 @@ export class SiteStore {
   importDataset(request: unknown, token = ''): Promise<ImportSummary> {
     return this.queueImport(token, async (signal, onProgress) => {
       const { runImport } = await import('../importers/run-import.js');
-      return runImport(this.data, request, { signal, onProgress });
+      return runImport(this.data, request, { signal, onProgress, ...this.importFeatures(signal) });
     });
   }
 
@@ -171,7 +176,7 @@ export class SiteStore {
     });
   }
 
-  // ---- frozen image features (src-main/data/image-features.ts) ----
+  // ---- frozen image features (SiteDataService.featuresFor, and imports) ----
 
   /**
    * Encodes the stored images that have no cached features for `request.spec` yet (from their stored
@@ -219,25 +224,61 @@ export class SiteStore {
     });
   }
 
-  /** Cached features of these images (content-hash keys) for an encoder key; missing ones are absent. */
-  cachedFeatures(imageKeys: string[], encoderKey: string): Map<string, CachedFeatures> {
-    return this.features.get(imageKeys, encoderKey);
+  /**
+   * Features at import for the embedded encoder, from each new image's source decoded at the encoder's
+   * input size: sharper than the stored 128² pixels, and computed while the image is at hand.
+   */
+  private importFeatures(signal: AbortSignal): Pick<RunOptions, 'features'> {
+    const encoderDir = this.encoderDir;
+    if (encoderDir === undefined) return {};
+    const spec = MOBILENET_V2_SPEC;
+    return {
+      features: {
+        size: spec.inputSize,
+        save: async (images, onProgress) => {
+          const { extractFeatures } = await import('../../core/ml/encoder/extract.node.js');
+          const encoder = await this.encoder({ spec, encoderDir });
+          const size = spec.inputSize;
+          const values = await extractFeatures(
+            encoder,
+            images.map((i) => ({ width: size, height: size, pixels: i.pixels })),
+            { signal, onProgress },
+          );
+          this.features.put(
+            images.map((image, i) => ({
+              imageKey: image.imageKey,
+              encoderKey: encoder.key,
+              source: 'import' as const,
+              outputs: encoder.outputs,
+              values: values[i]!,
+            })),
+          );
+        },
+      },
+    };
   }
 
-  /** One session per encoder, opened on first use and kept while the store is open. */
+  /** Cached features of these images (content-hash keys) for an encoder key; missing ones are absent. */
+  cachedFeatures(imageKeys: string[], encoderKey: string, outputs?: string[]): Map<string, CachedFeatures> {
+    return this.features.get(imageKeys, encoderKey, outputs);
+  }
+
+  /** One session per encoder spec, opened on first use and kept while the store is open. */
   private encoder(
     request: Pick<FillFeaturesRequest, 'spec' | 'encoderDir' | 'threads'>,
   ): Promise<ImageEncoder> {
     const parsed = encoderSpecSchema.parse(request.spec);
-    let encoder = this.encoders.get(parsed.sha256);
+    // By the whole spec: one file read with another normalisation or outputs is another encoder.
+    const key = canonicalJson(parsed);
+    let encoder = this.encoders.get(key);
     if (!encoder) {
       encoder = (async () => {
         const { ImageEncoder, readEncoderFile } = await import('../../core/ml/encoder/image-encoder.node.js');
         const bytes = readEncoderFile(request.encoderDir, parsed);
         return ImageEncoder.open(bytes, parsed, { threads: request.threads ?? 1 });
       })();
-      encoder.catch(() => this.encoders.delete(parsed.sha256));
-      this.encoders.set(parsed.sha256, encoder);
+      encoder.catch(() => this.encoders.delete(key));
+      this.encoders.set(key, encoder);
     }
     return encoder;
   }

@@ -13,11 +13,18 @@ import {
   EncoderHashError,
   ImageEncoder,
   encoderFileName,
+  encoderUnavailable,
   readEncoderFile,
   sha256Hex,
 } from './image-encoder.node.js';
 import { loadNsfwjsModel, nsfwjsPackage } from './nsfwjs.node.js';
-import { MOBILENET_V2_OUTPUTS, MOBILENET_V2_SPEC, encoderInput, type EncoderSpec } from './spec.js';
+import {
+  MOBILENET_V2_OUTPUTS,
+  MOBILENET_V2_SPEC,
+  encoderInput,
+  federationEncoder,
+  type EncoderSpec,
+} from './spec.js';
 import { convertLayersModel } from './tfjs-layers.js';
 
 const VQA_RAD_IMAGES = resolve(
@@ -157,11 +164,19 @@ describe('MobileNetV2 converted from nsfwjs', () => {
     rmSync(path);
   });
 
-  it('names a missing federation encoder by hash', () => {
+  it('names a missing or altered federation encoder by hash', async () => {
     const other: EncoderSpec = { ...MOBILENET_V2_SPEC, sha256: 'ab'.repeat(32) };
     expect(() => readEncoderFile(dir, other)).toThrow(
       /^this site does not have the image encoder abababababababab…/,
     );
+    expect(await encoderUnavailable(dir, other)).toBe(
+      'this site does not have the image encoder abababababab… the federation names',
+    );
+    writeFileSync(join(dir, encoderFileName(other)), 'not this one');
+    expect(await encoderUnavailable(dir, other)).toMatch(
+      /^this site's copy of the image encoder abababababab… has another hash/,
+    );
+    expect(await encoderUnavailable(dir, federationEncoder({}))).toBeUndefined();
   });
 });
 

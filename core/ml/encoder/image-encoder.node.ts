@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { canonicalJson } from '../../util/canonical-json.js';
@@ -87,6 +88,25 @@ export function readEncoderFile(dir: string, spec: EncoderSpec): Uint8Array {
   const hash = sha256Hex(bytes);
   if (hash !== spec.sha256) throw new EncoderHashError(`image encoder file ${path}`, hash, spec.sha256);
   return bytes;
+}
+
+/**
+ * Why this site cannot use the encoder a federation names, or undefined when it can: the default is
+ * always available (converted on demand); any other must be in `dir` as `<sha256>.onnx` with that hash.
+ */
+export async function encoderUnavailable(dir: string, spec: EncoderSpec): Promise<string | undefined> {
+  if (spec.sha256 === MOBILENET_V2_SPEC.sha256) return undefined;
+  const path = join(dir, encoderFileName(spec));
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch {
+    return `this site does not have the image encoder ${spec.sha256.slice(0, 12)}… the federation names`;
+  }
+  const hash = sha256Hex(bytes);
+  return hash === spec.sha256
+    ? undefined
+    : `this site's copy of the image encoder ${spec.sha256.slice(0, 12)}… has another hash (${hash.slice(0, 12)}…)`;
 }
 
 /**

@@ -42,6 +42,11 @@ export const MOBILENET_V2_SPEC: EncoderSpec = {
   outputs: [MOBILENET_V2_OUTPUTS.final, MOBILENET_V2_OUTPUTS.block10],
 };
 
+/** The encoder a federation uses: the one its config names, else the embedded MobileNetV2. */
+export function federationEncoder(config: { encoder?: EncoderSpec | undefined }): EncoderSpec {
+  return config.encoder ?? MOBILENET_V2_SPEC;
+}
+
 /** Grayscale `inputSize`² images → the encoder's NCHW input, each image replicated to R, G and B. */
 export function encoderInput(images: readonly Uint8Array[], spec: EncoderSpec): Float32Array {
   const n = spec.inputSize * spec.inputSize;

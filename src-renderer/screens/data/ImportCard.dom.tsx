@@ -43,6 +43,7 @@ const PHASES: Record<string, string> = {
   read: 'Reading the question files',
   decode: 'Decoding and normalising images',
   write: 'Writing to this site’s database',
+  features: 'Computing image features (kept on this computer)',
   done: 'Finishing',
 };
 
