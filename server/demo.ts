@@ -27,9 +27,10 @@ const SYNTH_SITES = [
  * What the federation trains. SynthRad sites start from TinyMed-VQA, pretrained on SynthRad, and overfit
  * their 600 questions within a round at higher rates (accuracy then oscillates between rounds).
  * VQA-RAD sites train FeatVQA (models/feat-vqa) over the embedded MobileNetV2's cached features, every
- * adapter part on: centrally (`cohort train --base models/feat-vqa --epochs 12 --lr 0.002`, seeds 1-2)
- * it reached closed 0.734 / 0.752 and open 0.481 / 0.481 on held-out questions about seen images (by
- * question). Before it, TinyMed-VQA's answer head alone stayed within a few points of the majority
+ * adapter part on: centrally (`cohort train --base models/feat-vqa --epochs 12 --lr 0.002`, seeds 1-3)
+ * it reached closed 0.745 ± 0.010 and open 0.471 ± 0.017 on held-out questions about seen images (by
+ * question), but only 0.525 ± 0.024 closed on unseen images (by image, the sites' split); one federated
+ * run with these defaults ended at 0.559 closed by image. Before it, TinyMed-VQA's answer head alone stayed within a few points of the majority
  * answer on VQA-RAD whatever the data (pooled 57.6 % closed by image), its LoRA memorising the images.
  */
 const TRAINING_DEFAULTS: Record<
