@@ -219,6 +219,7 @@ export class SiteAgent extends EventEmitter<{ event: [SiteEvent] }> {
       identity: this.identity,
       enrollment,
       loadBase: () => this.loadBase(),
+      encoderDir: this.paths.encoders,
       trainer: () => (this.trainer ??= startTrainer()),
       maskEngine: nativeMaskEngine(),
       ...(this.options.threads ? { threads: this.options.threads } : {}),
