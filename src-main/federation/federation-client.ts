@@ -537,16 +537,6 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
       'round',
     );
     if (notAccepted) return this.decline(open, notAccepted);
-    // A contribution from one version is sent once (SECURITY.md, "Counters cannot be differenced").
-    const contributedIn = await this.options.store.remote.contributedFrom(
-      open.federationId,
-      open.version.hash,
-    );
-    if (contributedIn !== undefined && contributedIn !== open.round)
-      return this.decline(
-        open,
-        `this site already sent its contribution from version ${open.version.version} (round ${contributedIn}); a second one could be subtracted from the first sum`,
-      );
     // Loaded here, not at startup: the module brings onnxruntime, which the agent's thread rarely needs.
     const { encoderUnavailable } = await import('../../core/ml/encoder/image-encoder.node.js');
     const missing = await encoderUnavailable(this.options.encoderDir, federationEncoder(open.config));
@@ -763,7 +753,7 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
       // Checked again at the moment of sending: only this site's operator can allow plaintext.
       if ((await this.options.store.remote.sitePolicy()).secureRequired)
         return this.leave(run, 'refused by this site: its policy requires secure aggregation');
-      if (!(await this.claimContribution(run))) return;
+      if (!(await this.claimContribution(run, `plain update in round ${open.round}`))) return;
       this.send({
         type: 'plain-update',
         federationId: open.federationId,
@@ -786,6 +776,11 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
       run.pendingShares = message;
       return this.flushPendingShares(run);
     }
+    // Unmasking lets the coordinator compute the sum over `alive`: from one version, only ever one sum.
+    if (message.type === 'unmask-request') {
+      const alive = [...message.alive].sort();
+      if (!(await this.claimContribution(run, `sites ${alive.join(', ')}`))) return;
+    }
     await this.answer(run, message);
   }
 
@@ -796,21 +791,26 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
     run.pendingShares = undefined;
     const spec = roundEncodingSpec(run.open.config.secure.clipNorm, run.participants!.length);
     run.secagg.setInput(encodeContribution(run.result.contribution, spec));
-    if (!(await this.claimContribution(run))) return;
     await this.answer(run, bundle);
   }
 
   /**
-   * Records, before the contribution leaves, that this site sends one from the round's starting version;
-   * leaves the round if it already did in another round.
+   * Records, before the coordinator can compute a sum that holds this site's contribution from the
+   * round's starting version, which sum that is (`summedWith`); leaves the round if this site already
+   * let a different sum be computed from that version (SECURITY.md, "Counters cannot be differenced").
    */
-  private async claimContribution(run: RoundRun): Promise<boolean> {
+  private async claimContribution(run: RoundRun, summedWith: string): Promise<boolean> {
     const { open } = run;
-    if (await this.options.store.remote.claimContribution(open.federationId, open.version.hash, open.round))
-      return !run.finished;
+    const claim = await this.options.store.remote.claimContribution(
+      open.federationId,
+      open.version.hash,
+      open.round,
+      summedWith,
+    );
+    if (claim.ok) return !run.finished;
     await this.leave(
       run,
-      `refused by this site: it already sent its contribution from version ${open.version.version}`,
+      `refused by this site: in round ${claim.round} it already let the coordinator sum its contribution from version ${open.version.version} over another set of sites; the two sums could be subtracted`,
     );
     return false;
   }

@@ -2,7 +2,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encodeKey, generateIdentity } from '../../core/crypto/identity.js';
 import { defaultBaseModelDir, loadBaseModel } from '../../core/ml/base-model.node.js';
 import type { FederationConfig } from '../../core/protocol/federation.js';
-import { APPROVED_ROSTER_SETTING, PARTICIPATION_SETTING } from './federation-client.js';
+import { APPROVED_ROSTER_SETTING } from './federation-client.js';
 import { DEFAULT_SITE_POLICY } from './security-policy.js';
 import {
   ScriptedRound,
@@ -49,10 +49,11 @@ async function leftWithout(site: TestSite, reason: RegExp, types: string[]) {
 }
 
 /** Opens an evaluation round (no training: quick) to `sites` and runs it up to the masked inputs. */
-async function roundUpToMaskedInputs(sites: TestSite[], config: FederationConfig) {
+async function roundUpToMaskedInputs(sites: TestSite[], config: FederationConfig, roundNumber = 1) {
   const version = await coordinator.version(config);
   const open = coordinator.roundOpen(version, ids(sites), coordinator.identityKeys(sites), {
     mode: 'evaluate',
+    round: roundNumber,
   });
   const round = new ScriptedRound(open, sites);
   await round.join();
@@ -311,10 +312,8 @@ describe('a coordinator that lies about who takes part', () => {
 });
 
 describe('metric counters cannot be differenced', () => {
-  it('a second round from the same version is declined by every site that already contributed from it, so no two sums share a site’s counters', async () => {
-    const config = coordinator.config();
-    const sites = await federation(3, config);
-    // Round 1: all three; the coordinator gets the sum of their counters for version 0.
+  /** Round 1 over all three sites up to the sum; then the coordinator claims it failed. */
+  async function summedThenAborted(sites: TestSite[], config: FederationConfig) {
     const first = await roundUpToMaskedInputs(sites, config);
     await first.stage('masked-input');
     await first.stage('consistency');
@@ -331,42 +330,49 @@ describe('metric counters cannot be differenced', () => {
         included: [],
         dropped: [],
       });
+  }
+
+  it('a second round from the same version that would sum another set of sites is refused at unmasking, so no two sums can be subtracted', async () => {
+    const config = coordinator.config();
+    const sites = await federation(3, config);
+    await summedThenAborted(sites, config);
     // Round 2 from the same version without site-3: its difference from round 1 would be site-3's counters.
-    const version = await coordinator.version(config);
-    const second = coordinator.roundOpen(version, ['site-1', 'site-2'], coordinator.identityKeys(), {
-      round: 2,
-      mode: 'evaluate',
-    });
-    for (const site of sites.slice(0, 2)) site.connection.deliver(second);
+    const second = await roundUpToMaskedInputs(sites.slice(0, 2), config, 2);
+    await second.stage('masked-input');
+    await second.stage('consistency');
     for (const site of sites.slice(0, 2)) {
-      await until(`${site.id}'s second join answer`, () => sentOf(site, 'round-join')[1]);
-      expect(sentOf(site, 'round-join')[1]).toMatchObject({
-        accept: false,
-        reason: expect.stringMatching(/already sent its contribution from version 0 \(round 1\)/),
-      });
-      expect(sentOf(site, 'masked-input')).toHaveLength(1);
+      const leave = await until(`${site.id} to leave round 2`, () =>
+        sentOf(site, 'round-leave').find((m) => m.round === 2),
+      );
+      expect(leave.reason).toMatch(
+        /in round 1 it already let the coordinator sum its contribution from version 0 over another set of sites/,
+      );
+      // Its key shares for round 1's sum went out once; none for the second.
+      expect(sentOf(site, 'unmask')).toHaveLength(1);
     }
   });
 
-  it('the contribution is claimed before it leaves: a site that restarts keeps the claim', async () => {
+  it('a retry from the same version over the same sites (after a coordinator crash, say) runs: it reveals no new sum', async () => {
+    const config = coordinator.config();
+    const sites = await federation(3, config);
+    await summedThenAborted(sites, config);
+    const retry = await roundUpToMaskedInputs(sites, config, 2);
+    await retry.stage('masked-input');
+    await retry.stage('consistency');
+    await retry.stage('unmask');
+    expect(retry.server.stage).toBe('done');
+    for (const site of sites) expect(sentOf(site, 'unmask')).toHaveLength(2);
+  });
+
+  it('the sum a contribution went into is recorded before the key shares leave, and survives a restart', async () => {
     const config = coordinator.config();
     const [site] = await federation(2, config);
-    const version = await coordinator.version(config);
-    expect(await site!.store.remote.claimContribution('fed', version.version.hash, 1)).toBe(true);
-    expect(await site!.store.remote.claimContribution('fed', version.version.hash, 2)).toBe(false);
-    await site!.store.remote.setSetting(PARTICIPATION_SETTING, {
-      participate: true,
-      window: null,
-      autoAcceptRoster: true,
-    });
-    site!.connection.deliver(
-      coordinator.roundOpen(version, ['site-1', 'site-2'], coordinator.identityKeys(), { round: 2 }),
-    );
-    const join = await until('the join answer', () => sentOf(site!, 'round-join')[0]);
-    expect(join).toMatchObject({
-      accept: false,
-      reason: expect.stringMatching(/already sent its contribution/),
-    });
+    const { hash } = (await coordinator.version(config)).version;
+    const claim = (round: number, summedWith: string) =>
+      site!.store.remote.claimContribution('fed', hash, round, summedWith);
+    expect(await claim(1, 'sites site-1, site-2')).toEqual({ ok: true });
+    expect(await claim(2, 'sites site-1, site-2')).toEqual({ ok: true });
+    expect(await claim(2, 'sites site-1')).toEqual({ ok: false, round: 1 });
   });
 });
 

@@ -305,11 +305,14 @@ export const sentOf = (site: TestSite, type: string) => site.connection.sent.fil
  */
 export class ScriptedRound {
   readonly server: SecAggServer;
+  /** How many frames each site had sent before this round: a stage takes only what came after. */
+  private readonly sentBefore: Map<string, number>;
 
   constructor(
     readonly open: RoundOpen,
     readonly sites: TestSite[],
   ) {
+    this.sentBefore = new Map(sites.map((site) => [site.id, site.connection.sent.length]));
     const config = open.config;
     this.server = new SecAggServer({
       session: {
@@ -328,11 +331,15 @@ export class ScriptedRound {
     });
   }
 
+  private sentSince(site: TestSite, type: string) {
+    return site.connection.sent.slice(this.sentBefore.get(site.id)).filter((m) => m.type === type);
+  }
+
   /** Opens the round to every site and waits for each to join. */
   async join(): Promise<void> {
     for (const site of this.sites) site.connection.deliver(this.open);
     for (const site of this.sites)
-      await until(`${site.id} to join`, () => sentOf(site, 'round-join').at(-1)?.accept === true);
+      await until(`${site.id} to join`, () => this.sentSince(site, 'round-join').at(-1)?.accept === true);
   }
 
   /** The joined roster goes out; each site advertises its keys. */
@@ -355,7 +362,7 @@ export class ScriptedRound {
     lie?: (to: string, message: ServerMessage) => ServerMessage | ServerMessage[] | undefined,
   ): Promise<Map<string, ServerMessage[]>> {
     for (const site of this.sites) {
-      const message = await until(`${site.id} to send ${type}`, () => sentOf(site, type).at(-1));
+      const message = await until(`${site.id} to send ${type}`, () => this.sentSince(site, type).at(-1));
       this.server.receive(site.id, message);
     }
     const output = await this.server.closeStage();

@@ -47,10 +47,13 @@ export function createSecurityTables(db: SqliteDatabase): void {
       reason TEXT NOT NULL
     ) STRICT;
 
+    -- What this site let the coordinator sum from one version: the first set of sites it answered an
+    -- unmasking request for (or, in a locally allowed insecure round, that round). SECURITY.md.
     CREATE TABLE contributed_versions (
       federation_id TEXT NOT NULL,
       model_hash TEXT NOT NULL,
       round INTEGER NOT NULL,
+      summed_with TEXT NOT NULL,
       at TEXT NOT NULL,
       PRIMARY KEY (federation_id, model_hash)
     ) STRICT;
@@ -193,24 +196,30 @@ export class SecurityData {
       .all(limit) as DeclineRow[];
   }
 
-  /** The round in which this site sent its contribution from that version, if it did. */
-  contributedFrom(federationId: string, modelHash: string): number | undefined {
-    const row = this.db
-      .prepare('SELECT round FROM contributed_versions WHERE federation_id = ? AND model_hash = ?')
-      .get(federationId, modelHash) as { round: number } | undefined;
-    return row?.round;
-  }
-
   /**
-   * Records that this site sends its contribution from a version, before it sends it; false (and nothing
-   * written) if it already did in another round.
+   * Records, before anything that lets the coordinator compute a sum leaves this site, which sum its
+   * contribution from a version goes into (`summedWith`: the sorted alive set of an unmasking request,
+   * or the round of a plain update). True if this is the first, or the same sum again (a retry over the
+   * same sites reveals nothing new); false (nothing written) for any other: the two sums could be
+   * subtracted.
    */
-  claimContribution(federationId: string, modelHash: string, round: number, now: string): boolean {
-    const changes = this.db
+  claimContribution(
+    federationId: string,
+    modelHash: string,
+    round: number,
+    summedWith: string,
+    now: string,
+  ): { ok: true } | { ok: false; round: number } {
+    this.db
       .prepare(
-        'INSERT OR IGNORE INTO contributed_versions (federation_id, model_hash, round, at) VALUES (?, ?, ?, ?)',
+        'INSERT OR IGNORE INTO contributed_versions (federation_id, model_hash, round, summed_with, at) VALUES (?, ?, ?, ?, ?)',
       )
-      .run(federationId, modelHash, round, now).changes;
-    return changes === 1 || this.contributedFrom(federationId, modelHash) === round;
+      .run(federationId, modelHash, round, summedWith, now);
+    const row = this.db
+      .prepare(
+        'SELECT round, summed_with AS summedWith FROM contributed_versions WHERE federation_id = ? AND model_hash = ?',
+      )
+      .get(federationId, modelHash) as { round: number; summedWith: string };
+    return row.summedWith === summedWith ? { ok: true } : { ok: false, round: row.round };
   }
 }

@@ -417,12 +417,14 @@ export class SiteStore {
     return this.security.declines(limit);
   }
 
-  contributedFrom(federationId: string, modelHash: string): number | undefined {
-    return this.security.contributedFrom(federationId, modelHash);
-  }
-
-  claimContribution(federationId: string, modelHash: string, round: number): boolean {
-    return this.security.claimContribution(federationId, modelHash, round, new Date().toISOString());
+  claimContribution(federationId: string, modelHash: string, round: number, summedWith: string) {
+    return this.security.claimContribution(
+      federationId,
+      modelHash,
+      round,
+      summedWith,
+      new Date().toISOString(),
+    );
   }
 
   // ---- settings ----
