@@ -2,7 +2,7 @@ import { parseCommandArgs, parseIntegerOption, requireOption } from '../../core/
 import { CliError } from '../../core/cli/errors.js';
 import { adapterConfigFor, DEFAULT_ADAPTER_CONFIG, type AdapterPart } from '../../core/ml/adapter.js';
 import type { Strategy } from '../../core/fl/strategies.js';
-import type { FederationConfig } from '../../core/protocol/federation.js';
+import { configHash, type FederationConfig } from '../../core/protocol/federation.js';
 import { AdminClient, URL_HELP } from '../admin-client.js';
 import { readAnswerSet } from '../../core/data/answers.node.js';
 import { parseDuration } from '../invite.js';
@@ -181,11 +181,15 @@ ${URL_HELP}`);
       overrides,
     },
   );
-  if (values.json) console.log(JSON.stringify(created));
+  // Sites approve exactly this configuration (pinned by hash) before they join: give it to their operators.
+  const hash = await configHash(created.config);
+  if (values.json) console.log(JSON.stringify({ ...created, configHash: hash }));
   else {
     const { config } = created;
     console.log(`Created federation '${config.name}' (${created.id}): ${config.answers.length} answers, ${config.strategy.kind}, secure aggregation ${config.secure.enabled ? 'on' : 'OFF (insecure)'}
   version 0: ${created.version.hash.slice(0, 16)}…   base model: ${config.baseModelHash.slice(0, 16)}…
+  configuration hash: ${hash}
+Each site approves it: cohort site federation approve --data-dir SITE --federation ${created.id} --hash ${hash}
 Next: cohort server rounds --data-dir ${dataDir} --federation ${created.id} --count ${config.rounds}`);
   }
   return 0;
