@@ -210,7 +210,7 @@ function SummaryView({ summary }: { summary: ImportSummary }) {
       )}
       {Object.keys(summary.skipped).length > 0 && (
         <p className="muted small">
-          Skipped:{' '}
+          Left out as asked (not errors):{' '}
           {Object.entries(summary.skipped)
             .map(([why, n]) => `${formatCount(n)} ${why}`)
             .join(', ')}

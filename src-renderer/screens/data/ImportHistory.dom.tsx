@@ -100,7 +100,12 @@ export function ImportHistory({ refresh }: { refresh: number }) {
                     {counts(row.questions.added, row.questions.existing, row.questions.failed)}
                   </span>
                   {row.questions.skipped > 0 && (
-                    <div className="muted small">{formatCount(row.questions.skipped)} skipped</div>
+                    <div
+                      className="muted small"
+                      title="Rows the import was told to leave out, or that hold no record"
+                    >
+                      {formatCount(row.questions.skipped)} left out as asked (not errors)
+                    </div>
                   )}
                   {row.errorCount > 0 && (
                     <details className="small">
