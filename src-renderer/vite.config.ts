@@ -11,6 +11,8 @@ export default defineConfig({
   build: {
     outDir: fileURLToPath(new URL('../dist/renderer', import.meta.url)),
     emptyOutDir: true,
+    // Served from disk (app://) or loopback, never over a network: one bundle with the chart library is fine.
+    chunkSizeWarningLimit: 1500,
     sourcemap: true,
   },
 });
