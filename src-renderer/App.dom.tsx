@@ -13,7 +13,7 @@ const ROUTES = ['overview', 'data', 'training', 'privacy'] as const;
 type Route = (typeof ROUTES)[number];
 
 const NAV: Record<Route, { label: string; title: string }> = {
-  overview: { label: 'Overview', title: 'Connection' },
+  overview: { label: 'Overview', title: 'Overview' },
   data: { label: 'Data', title: 'Site data' },
   training: { label: 'Training & rounds', title: 'Federated training' },
   privacy: { label: 'Privacy & audit', title: 'Privacy and audit' },
