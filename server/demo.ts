@@ -638,7 +638,18 @@ interface DemoReport {
     dropped: number;
     /** The version the round started from: `global` evaluates it on the union of validation splits. */
     starting_version: number | null;
-    ms: { total: number; train_max: number | null; secagg: number | null };
+    ms: {
+      total: number;
+      train_max: number | null;
+      secagg: number | null;
+      /** The slowest site's own secure-aggregation work (keys, masks, shares), from its round report. */
+      secagg_client_max: number | null;
+      /** The longest a site's trained update waited for secure aggregation's setup to finish. */
+      secagg_setup_wait_max: number | null;
+      aggregate: number;
+      /** The coordinator's wall time per protocol stage; where secure aggregation's share goes. */
+      stages: Record<string, number>;
+    };
     /** The largest L2 norm of a site's update this round, to compare with the clipping bound. */
     update_norm_max: number | null;
     upload_bytes_per_site: number | null;
@@ -689,13 +700,15 @@ function buildReport(
       ? Math.max(...reports.map((r) => number(r, 'trainMs') + number(r, 'evaluateMs')))
       : null;
     const clientSecAgg = reports.length ? Math.max(...reports.map((r) => number(r, 'secaggClientMs'))) : 0;
+    const setupWait = reports.length ? Math.max(...reports.map((r) => number(r, 'secaggSetupWaitMs'))) : 0;
     const stages = outcome.timings.stagesMs;
-    // Secure aggregation's own time: every protocol stage except the wait for local training (which
-    // the masked-input stage mostly is), the decoding, and the slowest site's client-side work.
+    // What secure aggregation adds to the round. Its setup (advertise, share-keys) runs while the sites
+    // train, so it costs only as long as a trained update then waited for it; after the inputs come the
+    // consistency check, unmasking and decoding; and the slowest site's own client-side work is counted
+    // whole (some of it overlapped training too, so this errs high).
     const secagg =
       'masked-input' in stages
-        ? (stages.advertise ?? 0) +
-          (stages['share-keys'] ?? 0) +
+        ? setupWait +
           (stages.consistency ?? 0) +
           (stages.unmask ?? 0) +
           outcome.timings.aggregateMs +
@@ -707,7 +720,15 @@ function buildReport(
       participants: outcome.included.length,
       dropped: outcome.dropped.length,
       starting_version: outcome.metrics?.startingVersion ?? null,
-      ms: { total: outcome.timings.totalMs, train_max: trainMax, secagg },
+      ms: {
+        total: outcome.timings.totalMs,
+        train_max: trainMax,
+        secagg,
+        secagg_client_max: reports.length ? clientSecAgg : null,
+        secagg_setup_wait_max: reports.length ? setupWait : null,
+        aggregate: outcome.timings.aggregateMs,
+        stages,
+      },
       update_norm_max: reports.length ? Math.max(...reports.map((r) => number(r, 'updateNorm'))) : null,
       upload_bytes_per_site: reports.length
         ? Math.round(reports.reduce((sum, r) => sum + number(r, 'uploadBytes'), 0) / reports.length)

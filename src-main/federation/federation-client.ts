@@ -81,6 +81,13 @@ interface RoundRun {
   pipeline: Promise<LocalRoundResult>;
   /** Set when local training and evaluation are done. */
   result: LocalRoundResult | undefined;
+  /** When `result` was set (performance.now()). */
+  trainedAt: number | undefined;
+  /**
+   * How long the trained update waited for secure aggregation's setup (the share bundle) before it could
+   * be masked and sent: the part of setup that local training did not hide, which the round pays for.
+   */
+  setupWaitMs: number;
   /** The coordinator's share bundle, kept until the update exists to be masked. */
   pendingShares: unknown;
   /** Client-side secure-aggregation compute time (key agreement, share encryption, masking, unmasking). */
@@ -562,6 +569,8 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
       result: undefined,
       pendingShares: undefined,
       secaggMs: 0,
+      trainedAt: undefined,
+      setupWaitMs: 0,
       uploadBytes: 0,
       finished: false,
       pipeline: Promise.resolve(undefined as unknown as LocalRoundResult),
@@ -725,6 +734,7 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
   private async onTrained(run: RoundRun, result: LocalRoundResult): Promise<void> {
     if (run.finished) return;
     run.result = result;
+    run.trainedAt = performance.now();
     const { open } = run;
     if (open.mode === 'train') {
       const base = await this.options.loadBase();
@@ -773,6 +783,7 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
     if (!run || run.finished || !run.secagg) return;
     const message = parseServerMessage(frame);
     if (message.type === 'shares') {
+      if (run.trainedAt !== undefined) run.setupWaitMs = performance.now() - run.trainedAt;
       run.pendingShares = message;
       return this.flushPendingShares(run);
     }
@@ -897,6 +908,7 @@ export class FederationClient extends EventEmitter<{ event: [FederationEvent] }>
       updateNorm: local ? l2Norm(local.contribution.delta) : null,
       clipNorm: open.config.secure.clipNorm,
       secaggClientMs: Math.round(run.secaggMs),
+      secaggSetupWaitMs: Math.round(run.setupWaitMs),
       uploadBytes: run.uploadBytes,
       mode: open.mode,
     };
