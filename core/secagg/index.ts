@@ -22,11 +22,14 @@ export {
   type SessionInfo,
 } from './params.js';
 export {
-  DEFAULT_SECURITY_POLICY,
-  checkSiteParams,
+  DEFAULT_SECAGG_FLOOR,
+  formatFraction,
   leastThreshold,
-  securityPolicySchema,
-  type SecurityPolicy,
+  paramsBelowFloor,
+  thresholdBelowFloor,
+  thresholdMeetsFloor,
+  type Fraction,
+  type SecAggFloor,
 } from './policy.js';
 export type { Roster } from './roster.js';
 export {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { resolveParams } from './params.js';
 import {
-  DEFAULT_SECURITY_POLICY,
-  checkSiteParams,
+  DEFAULT_SECAGG_FLOOR,
   leastThreshold,
-  securityPolicySchema,
-  type SecurityPolicy,
+  paramsBelowFloor,
+  thresholdMeetsFloor,
+  type SecAggFloor,
 } from './policy.js';
 
 const params = (n: number, options: Parameters<typeof resolveParams>[1] = { vectorLength: 1 }) =>
@@ -33,68 +33,52 @@ describe('the protocol floor t ≥ ⌊n/2⌋ + 1 (resolveParams)', () => {
   });
 });
 
-describe("a site's security policy (checkSiteParams)", () => {
-  it('the defaults: t > 2n/3, k ≥ 100 and t_k > 2(k + 1)/3 for SecAgg+, at least 3 sites', () => {
-    expect(DEFAULT_SECURITY_POLICY).toEqual({
-      minThresholdFraction: 2 / 3,
-      minNeighbours: 100,
-      minNeighbourhoodThresholdFraction: 2 / 3,
-      minSites: 3,
-    });
-    // The protocol's own defaults always pass the default policy.
-    for (const n of [3, 4, 5, 6, 10, 99, 100, 101, 255, 500, 1000])
-      expect(checkSiteParams(params(n))).toEqual([]);
+const twoThirds = { numerator: 2, denominator: 3 };
+const half = { numerator: 1, denominator: 2 };
+
+describe("a site's floor on secure aggregation's parameters (paramsBelowFloor)", () => {
+  it('the default: t > 2n/3, and k ≥ 100 with t_k > 2(k + 1)/3 for SecAgg+', () => {
+    expect(DEFAULT_SECAGG_FLOOR).toEqual({ minThreshold: twoThirds, minNeighbours: 100 });
+    // The protocol's own defaults always pass the default floor.
+    for (const n of [2, 3, 4, 5, 6, 10, 99, 100, 101, 255, 500, 1000])
+      expect(paramsBelowFloor(params(n), DEFAULT_SECAGG_FLOOR)).toBeUndefined();
   });
 
-  it('least thresholds are exact at fractions that are not binary (2/3 · 6 is 3.9999… in floating point)', () => {
-    expect([3, 6, 9, 10, 100, 101].map((n) => leastThreshold(n, 2 / 3))).toEqual([3, 5, 7, 7, 67, 68]);
-    expect([2, 3, 4, 5, 6].map((n) => leastThreshold(n, 0.5))).toEqual([2, 2, 3, 3, 4]);
-    // Never below the protocol's floor, whatever the policy says.
-    expect(leastThreshold(10, 0)).toBe(6);
+  it('is exact in integers: 4 of 6 fails (2/3 · 6 is 3.9999… in floating point), 5 of 6 passes', () => {
+    expect(thresholdMeetsFloor(4, 6, twoThirds)).toBe(false);
+    expect(thresholdMeetsFloor(5, 6, twoThirds)).toBe(true);
+    expect([2, 3, 6, 9, 10, 100, 101].map((n) => leastThreshold(n, twoThirds))).toEqual([
+      2, 3, 5, 7, 7, 67, 68,
+    ]);
   });
 
-  it('declines each weakened parameter with its reason', () => {
-    expect(checkSiteParams(params(6, { vectorLength: 1, threshold: 4 }))).toEqual([
-      "threshold 4 of 6 sites is below this site's policy (at least 5)",
-    ]);
-    expect(checkSiteParams(params(2))).toEqual([
-      "2 sites in the round, this site's policy requires at least 3",
-    ]);
-    expect(checkSiteParams(params(500, { vectorLength: 1, neighbours: 40 }))).toEqual([
-      "neighbourhoods of 40 sites are below this site's policy (at least 100)",
-    ]);
+  it('never goes below a strict majority, even at a fraction of one half or none', () => {
+    expect([2, 3, 4, 5, 6, 7].map((n) => leastThreshold(n, half))).toEqual([2, 2, 3, 3, 4, 4]);
+    expect(thresholdMeetsFloor(3, 6, half)).toBe(false);
+    expect(leastThreshold(10, { numerator: 0, denominator: 1 })).toBe(6);
+  });
+
+  it('names the first weakened parameter and the least it would accept', () => {
+    expect(paramsBelowFloor(params(6, { vectorLength: 1, threshold: 4 }), DEFAULT_SECAGG_FLOOR)).toBe(
+      'threshold 4 of 6 sites; this site requires more than 2/3 of the roster and a strict majority (at least 5)',
+    );
+    expect(paramsBelowFloor(params(500, { vectorLength: 1, neighbours: 40 }), DEFAULT_SECAGG_FLOOR)).toBe(
+      'SecAgg+ neighbourhoods of 40 sites; this site requires at least 100',
+    );
     expect(
-      checkSiteParams(params(500, { vectorLength: 1, neighbours: 254, neighbourhoodThreshold: 160 })),
-    ).toEqual(["neighbourhood threshold 160 of 255 is below this site's policy (at least 171)"]);
+      paramsBelowFloor(
+        params(500, { vectorLength: 1, neighbours: 254, neighbourhoodThreshold: 160 }),
+        DEFAULT_SECAGG_FLOOR,
+      ),
+    ).toBe('neighbourhood threshold 160 of 255; this site requires at least 171');
   });
 
-  it('a looser policy accepts what the default declines; the complete graph has no neighbourhood floor', () => {
-    const loose: SecurityPolicy = {
-      minThresholdFraction: 0.5,
-      minNeighbours: 40,
-      minNeighbourhoodThresholdFraction: 0.6,
-      minSites: 2,
-    };
-    expect(checkSiteParams(params(6, { vectorLength: 1, threshold: 4 }), loose)).toEqual([]);
-    expect(checkSiteParams(params(2), loose)).toEqual([]);
+  it('a looser floor accepts what the default declines; the complete graph has no neighbourhood floor', () => {
+    const loose: SecAggFloor = { minThreshold: half, minNeighbours: 40 };
+    expect(paramsBelowFloor(params(6, { vectorLength: 1, threshold: 4 }), loose)).toBeUndefined();
     expect(
-      checkSiteParams(params(500, { vectorLength: 1, neighbours: 254, neighbourhoodThreshold: 160 }), loose),
-    ).toEqual([]);
-    expect(checkSiteParams(params(20), { ...DEFAULT_SECURITY_POLICY, minNeighbours: 254 })).toEqual([]);
-  });
-
-  it('the policy schema takes fractions in [1/2, 1) and whole site counts', () => {
-    expect(securityPolicySchema.parse(DEFAULT_SECURITY_POLICY)).toEqual(DEFAULT_SECURITY_POLICY);
-    for (const bad of [
-      { minThresholdFraction: 0.4 },
-      { minThresholdFraction: 1 },
-      { minNeighbourhoodThresholdFraction: 0.49 },
-      { minNeighbours: 1 },
-      { minSites: 1 },
-      { minSites: 2.5 },
-      { extra: true },
-    ]) {
-      expect(securityPolicySchema.safeParse({ ...DEFAULT_SECURITY_POLICY, ...bad }).success).toBe(false);
-    }
+      paramsBelowFloor(params(500, { vectorLength: 1, neighbours: 254, neighbourhoodThreshold: 160 }), loose),
+    ).toBeUndefined();
+    expect(paramsBelowFloor(params(20), { ...DEFAULT_SECAGG_FLOOR, minNeighbours: 254 })).toBeUndefined();
   });
 });

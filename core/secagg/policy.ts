@@ -1,78 +1,68 @@
-import { z } from 'zod';
 import { DEFAULT_NEIGHBOURS, thresholdFloor, type RoundParams } from './params.js';
 
 /**
- * What a site accepts, whatever the coordinator proposes (issue 12): the parameters a round runs with come
- * from the coordinator's config, so the site checks them against its own floor and declines a round that
- * falls below it. The protocol itself already refuses t ≤ ⌊n/2⌋ (`resolveParams`); a policy only adds to
- * that. See README "Threat model" for what each bound buys.
+ * The floor a site holds secure aggregation's parameters to, whatever the coordinator proposes (issue 12).
+ * The protocol itself refuses only t ≤ ⌊n/2⌋ (`resolveParams`); a floor adds to that. The site's whole
+ * policy (secure aggregation required, least sites, auto-accept) is `SitePolicy` in core/site-api, which
+ * carries these fields; README "Threat model" says what each bound buys.
  */
-export interface SecurityPolicy {
-  /** The threshold must exceed this fraction of the roster: t > f·n (and never t ≤ ⌊n/2⌋). */
-  minThresholdFraction: number;
-  /** SecAgg+ only: the least neighbourhood degree k (a complete graph's neighbourhood is the roster). */
-  minNeighbours: number;
-  /** SecAgg+ only: the neighbourhood threshold must exceed this fraction of k + 1. */
-  minNeighbourhoodThresholdFraction: number;
-  /** The least number of sites in the round's roster. */
-  minSites: number;
+
+/** A fraction in integers: 2/3 is not exact in binary (2/3 · 6 = 3.9999…), so no float compares it. */
+export interface Fraction {
+  numerator: number;
+  denominator: number;
 }
 
-export const securityPolicySchema = z.strictObject({
-  minThresholdFraction: z.number().min(0.5).lt(1),
-  minNeighbours: z.number().int().min(2),
-  minNeighbourhoodThresholdFraction: z.number().min(0.5).lt(1),
-  minSites: z.number().int().min(2),
-});
+export interface SecAggFloor {
+  /** The threshold must exceed this fraction of the roster, and of a SecAgg+ neighbourhood (k + 1). */
+  minThreshold: Fraction;
+  /** SecAgg+ only: the least neighbourhood degree k (a complete graph's neighbourhood is the roster). */
+  minNeighbours: number;
+}
 
 /**
  * t > 2n/3: a lying coordinator's split view needs about n/3 colluding sites (Bonawitz et al.'s active
- * bound). k ≥ 100 with t_k > 2(k + 1)/3: the README's safe rows. Three sites: with two, each site can
- * subtract its own update from the published sum and read the other's.
+ * bound). k ≥ 100 with t_k > 2(k + 1)/3: the README's safe rows.
  */
-export const DEFAULT_SECURITY_POLICY: Readonly<SecurityPolicy> = Object.freeze({
-  minThresholdFraction: 2 / 3,
+export const DEFAULT_SECAGG_FLOOR: Readonly<SecAggFloor> = Object.freeze({
+  minThreshold: Object.freeze({ numerator: 2, denominator: 3 }),
   minNeighbours: DEFAULT_NEIGHBOURS,
-  minNeighbourhoodThresholdFraction: 2 / 3,
-  minSites: 3,
 });
 
-/**
- * The least t with t > fraction·n, and never below the protocol's floor ⌊n/2⌋ + 1. Fractions such as 2/3
- * are not exact in binary (2/3 · 6 = 3.9999…), so products within 1e-9 of an integer count as it.
- */
-export function leastThreshold(n: number, fraction: number): number {
-  return Math.max(thresholdFloor(n), Math.floor(fraction * n + 1e-9) + 1);
+export const formatFraction = (f: Fraction) => `${f.numerator}/${f.denominator}`;
+
+/** Whether t of n satisfies t > fraction · n and the protocol's floor t ≥ ⌊n/2⌋ + 1. */
+export function thresholdMeetsFloor(t: number, n: number, fraction: Fraction): boolean {
+  return t * fraction.denominator > fraction.numerator * n && t >= thresholdFloor(n);
+}
+
+/** The least t a roster of n passes with: shown to operators next to a refusal. */
+export function leastThreshold(n: number, fraction: Fraction): number {
+  let t = thresholdFloor(n);
+  while (!thresholdMeetsFloor(t, n, fraction)) t++;
+  return t;
+}
+
+/** Why a threshold t of n sites falls below the floor's fraction, or undefined when it does not. */
+export function thresholdBelowFloor(t: number, n: number, fraction: Fraction): string | undefined {
+  return thresholdMeetsFloor(t, n, fraction)
+    ? undefined
+    : `threshold ${t} of ${n} sites; this site requires more than ${formatFraction(fraction)} of the roster and a strict majority (at least ${leastThreshold(n, fraction)})`;
 }
 
 /**
- * Why a round with these parameters falls below `policy`, one line per failed bound for the operator;
- * empty when the site may take part. Pure: the caller declines and records the reasons.
+ * Why parameters a round would run with fall below `floor`: the first failed bound, one line for the
+ * operator; undefined when the site may take part. Pure: the caller declines and records the reason.
  */
-export function checkSiteParams(
-  params: RoundParams,
-  policy: Readonly<SecurityPolicy> = DEFAULT_SECURITY_POLICY,
-): string[] {
-  const reasons: string[] = [];
-  const n = params.rosterSize;
-  if (n < policy.minSites)
-    reasons.push(`${n} sites in the round, this site's policy requires at least ${policy.minSites}`);
-  const least = leastThreshold(n, policy.minThresholdFraction);
-  if (params.threshold < least)
-    reasons.push(
-      `threshold ${params.threshold} of ${n} sites is below this site's policy (at least ${least})`,
-    );
+export function paramsBelowFloor(params: RoundParams, floor: Readonly<SecAggFloor>): string | undefined {
+  const fraction = floor.minThreshold;
+  const global = thresholdBelowFloor(params.threshold, params.rosterSize, fraction);
+  if (global) return global;
   const k = params.neighbours;
-  if (k !== undefined) {
-    if (k < policy.minNeighbours)
-      reasons.push(
-        `neighbourhoods of ${k} sites are below this site's policy (at least ${policy.minNeighbours})`,
-      );
-    const leastK = leastThreshold(k + 1, policy.minNeighbourhoodThresholdFraction);
-    if (params.neighbourhoodThreshold < leastK)
-      reasons.push(
-        `neighbourhood threshold ${params.neighbourhoodThreshold} of ${k + 1} is below this site's policy (at least ${leastK})`,
-      );
-  }
-  return reasons;
+  if (k === undefined) return undefined;
+  if (k < floor.minNeighbours)
+    return `SecAgg+ neighbourhoods of ${k} sites; this site requires at least ${floor.minNeighbours}`;
+  if (!thresholdMeetsFloor(params.neighbourhoodThreshold, k + 1, fraction))
+    return `neighbourhood threshold ${params.neighbourhoodThreshold} of ${k + 1}; this site requires at least ${leastThreshold(k + 1, fraction)}`;
+  return undefined;
 }

@@ -4,7 +4,7 @@ import { federationConfigSchema } from '../../core/protocol/federation.js';
 import type { FederationSecurity, SitePolicy } from '../../core/site-api/contract.js';
 import { requireSiteStore } from '../agent/site-data-dir.js';
 import { approvePendingConfig, securityView } from '../federation/config-approval.js';
-import { formatFraction } from '../federation/security-policy.js';
+import { formatFraction } from '../../core/secagg/index.js';
 import { SiteStore } from '../store/site-store.js';
 
 const USAGE = `usage: cohort site federation show --data-dir DIR [--json]

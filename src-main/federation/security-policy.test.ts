@@ -4,9 +4,7 @@ import {
   DEFAULT_SITE_POLICY,
   configPolicyProblems,
   diffConfigs,
-  leastThreshold,
   rosterPolicyProblem,
-  thresholdMeetsPolicy,
 } from './security-policy.js';
 
 const config = (overrides: Partial<FederationConfig> = {}): FederationConfig =>
@@ -29,21 +27,7 @@ const config = (overrides: Partial<FederationConfig> = {}): FederationConfig =>
     ...overrides,
   });
 
-const twoThirds = DEFAULT_SITE_POLICY.minThreshold;
-
-describe('the threshold floor', () => {
-  it('is t > 2n/3 in integers: 4 of 6 fails (2/3 · 6 is not rounded down to 3.99…), 5 of 6 passes', () => {
-    expect(thresholdMeetsPolicy(4, 6, twoThirds)).toBe(false);
-    expect(thresholdMeetsPolicy(5, 6, twoThirds)).toBe(true);
-    expect([2, 3, 6, 100, 101].map((n) => leastThreshold(n, twoThirds))).toEqual([2, 3, 5, 67, 68]);
-  });
-
-  it('never goes below a strict majority, even at the least fraction (1/2)', () => {
-    const half = { numerator: 1, denominator: 2 };
-    expect([2, 3, 4, 6, 7].map((n) => leastThreshold(n, half))).toEqual([2, 2, 3, 4, 4]);
-    expect(thresholdMeetsPolicy(3, 6, half)).toBe(false);
-  });
-
+describe('the threshold floor, on what the round would run with', () => {
   it('checks what core/secagg would run with: the default threshold passes, a fixed low one does not', () => {
     expect(rosterPolicyProblem(config(), 6, DEFAULT_SITE_POLICY)).toBeUndefined();
     expect(

@@ -1,35 +1,34 @@
-import { DEFAULT_NEIGHBOURS, SecAggError, resolveParams } from '../../core/secagg/index.js';
+import {
+  DEFAULT_SECAGG_FLOOR,
+  SecAggError,
+  paramsBelowFloor,
+  resolveParams,
+  thresholdBelowFloor,
+} from '../../core/secagg/index.js';
 import type { FederationConfig } from '../../core/protocol/federation.js';
 import type { ConfigFieldChange, SitePolicy } from '../../core/site-api/contract.js';
 
 /**
  * What this site requires before it joins a round (DESIGN §3), and how a federation configuration is
  * compared with the one its operator approved. Pure functions: the federation client applies them to
- * every version and round the coordinator offers, the CLI and the UI show their verdicts.
+ * every version and round the coordinator offers, the CLI and the UI show their verdicts. The threshold
+ * and neighbourhood bounds are core/secagg's floor (`paramsBelowFloor`), judged on the parameters the
+ * round would actually run with.
  */
 
-/** Secure aggregation on, t > 2n/3, k ≥ the default SecAgg+ degree, at least 2 sites, changes asked for. */
+/**
+ * Secure aggregation on, core/secagg's default floor (t > 2n/3; k ≥ 100 with t_k > 2(k + 1)/3), at least
+ * 2 sites, changes asked for. Two sites, not three: a two-hospital consortium is a real one, and secure
+ * aggregation still hides each site's update from the coordinator; but each of the two can subtract its
+ * own update from the published model and read the other's, so an operator who minds raises --min-sites.
+ */
 export const DEFAULT_SITE_POLICY: SitePolicy = {
   secureRequired: true,
-  minThreshold: { numerator: 2, denominator: 3 },
-  minNeighbours: DEFAULT_NEIGHBOURS,
+  minThreshold: { ...DEFAULT_SECAGG_FLOOR.minThreshold },
+  minNeighbours: DEFAULT_SECAGG_FLOOR.minNeighbours,
   minSites: 2,
   autoAcceptConfig: false,
 };
-
-export const formatFraction = (f: SitePolicy['minThreshold']) => `${f.numerator}/${f.denominator}`;
-
-/** Whether t of n satisfies t > fraction · n and t ≥ ⌊n/2⌋ + 1 (in integers: no rounding surprises). */
-export function thresholdMeetsPolicy(t: number, n: number, fraction: SitePolicy['minThreshold']): boolean {
-  return t * fraction.denominator > fraction.numerator * n && t >= Math.floor(n / 2) + 1;
-}
-
-/** The least t a roster of n passes with: shown to operators next to a refusal. */
-export function leastThreshold(n: number, fraction: SitePolicy['minThreshold']): number {
-  let t = Math.floor(n / 2) + 1;
-  while (!thresholdMeetsPolicy(t, n, fraction)) t++;
-  return t;
-}
 
 /**
  * Where a configuration falls below the policy on its own (before any roster is known): secure
@@ -61,34 +60,22 @@ export function rosterPolicyProblem(
   if (rosterSize < least)
     return `${rosterSize} site(s); this site requires at least ${least} (its policy and the federation's minimum)`;
   if (!config.secure.enabled) return undefined;
-  const fraction = policy.minThreshold;
-  const thresholdProblem = (t: number) =>
-    `threshold ${t} of ${rosterSize} sites; this site requires more than ${formatFraction(fraction)} of the roster and a strict majority (at least ${leastThreshold(rosterSize, fraction)})`;
   // A fixed threshold is judged by this site's policy first, whatever core/secagg itself would accept.
   const fixed = config.secure.threshold;
-  if (fixed !== undefined && !thresholdMeetsPolicy(fixed, rosterSize, fraction))
-    return thresholdProblem(fixed);
-  let params;
+  const fixedProblem =
+    fixed === undefined ? undefined : thresholdBelowFloor(fixed, rosterSize, policy.minThreshold);
+  if (fixedProblem) return fixedProblem;
   try {
-    params = resolveParams(rosterSize, {
+    const params = resolveParams(rosterSize, {
       vectorLength: 1,
       ...(config.secure.threshold !== undefined ? { threshold: config.secure.threshold } : {}),
       ...(config.secure.neighbours !== undefined ? { neighbours: config.secure.neighbours } : {}),
     });
+    return paramsBelowFloor(params, policy);
   } catch (error) {
     if (error instanceof SecAggError) return `invalid secure-aggregation parameters: ${error.message}`;
     throw error;
   }
-  if (!thresholdMeetsPolicy(params.threshold, rosterSize, fraction))
-    return thresholdProblem(params.threshold);
-  if (params.neighbours !== undefined) {
-    const k = params.neighbours;
-    if (k < policy.minNeighbours)
-      return `SecAgg+ neighbourhoods of ${k} sites; this site requires at least ${policy.minNeighbours}`;
-    if (!thresholdMeetsPolicy(params.neighbourhoodThreshold, k + 1, fraction))
-      return `neighbourhood threshold ${params.neighbourhoodThreshold} of ${k + 1}; this site requires at least ${leastThreshold(k + 1, fraction)}`;
-  }
-  return undefined;
 }
 
 /** Every leaf of a configuration by dotted path; arrays are leaves (the answer set is one field). */
